@@ -1,0 +1,68 @@
+# spectm: two commands on a fresh machine.
+#   make test   install into .venv (if needed) and run the test suite
+#   make book   install, execute every notebook with papermill under $(PROFILE), build the HTML
+# Run `make help` for the rest.
+
+PROFILE ?= quick
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.spectm-installed
+TORCH   ?= torch==2.13.0
+
+SOURCES   := $(sort $(wildcard book/notebooks/*.md))
+EXECUTED  := $(patsubst book/notebooks/%.md,executed/%.ipynb,$(SOURCES))
+PACKAGE   := $(shell find spectm -name '*.py' -o -name '*.csv' -o -name '*.json' -o -name '*.shp' -o -name '*.dbf' 2>/dev/null)
+BOOKFILES := _config.yml _toc.yml $(wildcard book/*.md book/*.bib)
+HTML      := _build/html/index.html
+
+.PHONY: help install test book notebooks html benchmarks clean clean-book FORCE
+
+## help        : this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## install     : create .venv and install torch (CPU build) then spectm with its book and test extras
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[book,test]'
+	@touch $@
+
+## test        : run the test suite (never touches the network)
+test: $(STAMP)
+	$(PY) -m pytest
+
+## book        : execute every notebook (PROFILE=quick|paper) and build the HTML in _build/html
+book: $(HTML)
+
+## notebooks   : only execute the notebooks into executed/
+notebooks: $(EXECUTED)
+
+# The profile is part of every executed notebook's inputs: switching PROFILE re-executes them all.
+executed/.profile: FORCE
+	@mkdir -p executed
+	@echo '$(PROFILE)' | cmp -s - $@ || echo '$(PROFILE)' > $@
+
+executed/%.ipynb: book/notebooks/%.md $(PACKAGE) $(STAMP) executed/.profile
+	$(PY) -m spectm.book execute $< $@ --profile $(PROFILE)
+
+$(HTML): $(EXECUTED) $(BOOKFILES) $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@touch $@
+
+## benchmarks  : run the speed and memory benchmarks (ratios against reference runs)
+benchmarks: $(STAMP)
+	$(PY) -m benchmarks
+
+## clean-book  : remove executed notebooks and the HTML
+clean-book:
+	rm -rf executed _build
+
+## clean       : remove everything make produced, the venv included
+clean: clean-book
+	rm -rf $(VENV)
+
+FORCE:

@@ -1,0 +1,105 @@
+"""Execute the book's MyST notebooks with papermill, one profile at a time.
+
+The book is built in two steps (run first, render later, as OB.DAAC and Pythia do): this module turns a
+jupytext MyST source into an executed ``.ipynb`` under a named profile; jupyter-book then renders the
+executed notebooks without running them again. A failing notebook stops the build with a message
+naming the notebook and the cell, and leaves the failed copy beside the target for inspection; the
+target itself is only written (atomically) when every cell ran.
+
+Usage: ``python -m spectm.book execute book/notebooks/x.md executed/x.ipynb --profile quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from spectm.profiles import PROFILES
+
+#: Tag papermill gives the cell it injects; we hide that cell in the rendered book because the
+#: provenance cell of every notebook shows the same values in a readable table.
+INJECTED_TAG = "injected-parameters"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell raised: the message names the notebook and the cell."""
+
+
+def _hide_injected_cell(notebook) -> None:
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if INJECTED_TAG in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+
+
+def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1800) -> float:
+    """Run ``source`` (MyST markdown) top to bottom with ``profile`` and write ``target``; returns seconds."""
+    import jupytext
+    import nbformat
+    import papermill
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    staged = target.with_suffix(".staged.ipynb")
+    running = target.with_suffix(".running.ipynb")
+    failed = target.with_suffix(".failed.ipynb")
+    nbformat.write(notebook, staged)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(staged),
+            str(running),
+            parameters={"profile": profile},
+            kernel_name="python3",
+            cwd=str(source.parent),
+            execution_timeout=timeout,
+            progress_bar=False,
+            report_mode=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        os.replace(running, failed)
+        raise NotebookFailed(
+            f"{source}: cell {error.cell_index} (execution count {error.exec_count}) raised "
+            f"{error.ename}: {error.evalue}\n--- cell source ---\n{error.source}\n"
+            f"(the partly executed notebook is in {failed})"
+        ) from None
+    finally:
+        staged.unlink(missing_ok=True)
+    executed = nbformat.read(running, as_version=4)
+    _hide_injected_cell(executed)
+    partial = target.with_suffix(".part")
+    nbformat.write(executed, partial)
+    os.replace(partial, target)
+    running.unlink(missing_ok=True)
+    failed.unlink(missing_ok=True)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spectm.book", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("execute", help="execute one MyST notebook into an .ipynb")
+    run.add_argument("source", type=Path)
+    run.add_argument("target", type=Path)
+    run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    print(f"executing {args.source} -> {args.target} (profile {args.profile})", flush=True)
+    try:
+        seconds = execute(args.source, args.target, args.profile, args.timeout)
+    except NotebookFailed as failure:
+        print(f"FAILED: {failure}", file=sys.stderr)
+        return 1
+    print(f"executed {args.source} in {seconds:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
