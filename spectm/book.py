@@ -45,7 +45,7 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
         raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
     source, target = Path(source), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    notebook = jupytext.read(source)
+    notebook = jupytext.read(source, fmt="md:myst")
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     staged = target.with_suffix(".staged.ipynb")
     running = target.with_suffix(".running.ipynb")

@@ -1,0 +1,52 @@
+"""The ``spectm`` command line: one subcommand per entry point of the package.
+
+Subcommands are added as the package grows (``twin``, ``fetch``, ``pretrain``, ``evaluate``);
+each one is a thin wrapper over a function of the package, so the notebooks and the command line
+run the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _bands(args: argparse.Namespace) -> int:
+    from spectm import bands
+
+    rows = bands.grid_summary()
+    header = f"{'grid':<20}{'bands':>6}{'first':>9}{'last':>9}{'PC':>5}{'Chl':>5}{'RE':>5}{'|D|':>5}{'gap':>5}"
+    print(header)
+    for r in rows:
+        print(
+            f"{r['grid']:<20}{r['bands']:>6}{r['first_nm']:>9.1f}{r['last_nm']:>9.1f}"
+            f"{r['phycocyanin']:>5}{r['chlorophyll_a']:>5}{r['red_edge']:>5}{r['D']:>5}{r['gap']:>5}"
+        )
+    return 0
+
+
+def _book(args: argparse.Namespace) -> int:
+    from spectm import book
+
+    return book.main(["execute", str(args.source), str(args.target), "--profile", args.profile])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spectm", description="SpecTM reproduced: tools behind the book")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grids = commands.add_parser("bands", help="band grids and |D| per diagnostic window")
+    grids.set_defaults(run=_bands)
+
+    book = commands.add_parser("book", help="execute one MyST notebook with papermill under a profile")
+    book.add_argument("source")
+    book.add_argument("target")
+    book.add_argument("--profile", default="quick")
+    book.set_defaults(run=_book)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
