@@ -1,0 +1,24 @@
+"""One error type for files that are not shaped as their format promises.
+
+Real archives drift (new layouts, truncated downloads, spreadsheet artefacts), so every reader fails
+with the same exception that names the file, the field and what was expected; a caller can catch it,
+skip the file and report why.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class DataFormatError(ValueError):
+    """A file does not match its format: ``file``, ``field`` and ``expected`` say where and how."""
+
+    def __init__(self, file, field: str, expected: str, found: str | None = None):
+        self.file = os.fspath(file) if file is not None else "<memory>"
+        self.field = field
+        self.expected = expected
+        self.found = found
+        message = f"{self.file}: field {field!r}: expected {expected}"
+        if found is not None:
+            message += f", found {found}"
+        super().__init__(message)

@@ -1,0 +1,655 @@
+"""PACE OCI Level-2 AOP granules (Rrs): write them as l2gen does, read real and simulated ones alike.
+
+Two on-disk layouts exist (``shared/specs/pace-oci.md``): layout A (processing versions 3.0/3.1) stores
+``Rrs(number_of_lines, pixels_per_line, wavelength_3d)`` with integer nominal wavelengths in
+``sensor_band_parameters``; layout B (3.2) gives ``geophysical_data`` its own float ``wavelength``
+dimension, which shares its name with a different 286-band dimension in ``sensor_band_parameters``.
+The reader therefore never merges groups: it reads each variable it needs from its own group, detects
+the layout from Rrs's dimensions (never from the file name), and puts both layouts on the same float
+band-centre coordinate so granules of either version line up.
+
+Quality: ``valid`` applies NASA's own L3 exclusion set for OCI Rrs (:data:`L3_RRS_EXCLUDE`,
+0x0629D73B), read from the ``l2_flag_names`` of a real V3.1 L3m RRS file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from spectm.bands import oci_rrs_centers, oci_rrs_nominal, oci_sensor_nominal
+from spectm.data.errors import DataFormatError
+
+# --------------------------------------------------------------------------------------------------
+# l2_flags
+
+#: The 32 ``l2_flags`` meanings of V3.1 files, in bit order (bit 0 first).
+FLAG_NAMES: tuple[str, ...] = (
+    "ATMFAIL", "LAND", "PRODWARN", "HIGLINT", "HILT", "HISATZEN", "COASTZ", "SPARE",
+    "STRAYLIGHT", "CLDICE", "COCCOLITH", "TURBIDW", "HISOLZEN", "SPARE", "LOWLW", "CHLFAIL",
+    "NAVWARN", "ABSAER", "SPARE", "MAXAERITER", "MODGLINT", "CHLWARN", "ATMWARN", "OPSHAL",
+    "SEAICE", "NAVFAIL", "FILTER", "SPARE", "BOWTIEDEL", "HIPOL", "PRODFAIL", "SPARE",
+)  # fmt: skip
+
+#: NASA's L3 exclusion set for OCI Rrs (``l2_flag_names`` of a real V3.1 L3m RRS file): a pixel
+#: carrying any of these flags is not binned. As a mask: 0x0629D73B.
+L3_RRS_EXCLUDE: tuple[str, ...] = (
+    "ATMFAIL", "LAND", "HILT", "HISATZEN", "STRAYLIGHT", "CLDICE", "COCCOLITH", "LOWLW",
+    "CHLWARN", "CHLFAIL", "NAVWARN", "MAXAERITER", "HISOLZEN", "NAVFAIL", "FILTER", "HIGLINT",
+)  # fmt: skip
+
+#: l2gen's ``mask_names``: pixels carrying these flags are fill in every geophysical variable.
+L2GEN_MASK_NAMES: tuple[str, ...] = ("ATMFAIL", "LAND", "CLDICE", "HILT")
+
+
+def _as_int32(value: int) -> int:
+    """Unsigned 32-bit pattern -> the signed value an int32 ``l2_flags`` array holds (bit 31 < 0)."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def flag_bits(names) -> int:
+    """The int32 mask of ``names`` (a comma/space separated string or an iterable of flag names).
+
+    Returned as the signed value of an int32, so ``(l2_flags & flag_bits(...)) != 0`` is right even
+    for bit 31. A name used by several bits (``SPARE``) selects all of them.
+    """
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    mask = 0
+    for name in names:
+        bits = [bit for bit, flag in enumerate(FLAG_NAMES) if flag == name.upper()]
+        if not bits:
+            raise ValueError(f"unknown l2_flags name {name!r}: expected one of {', '.join(sorted(set(FLAG_NAMES)))}")
+        for bit in bits:
+            mask |= 1 << bit
+    return _as_int32(mask)
+
+
+def flag_masks() -> np.ndarray:
+    """The ``flag_masks`` attribute of real files: int32 2^0 ... 2^30, -2^31."""
+    return np.array([_as_int32(1 << bit) for bit in range(32)], dtype=np.int32)
+
+
+def any_flag(flags, names) -> np.ndarray | xr.DataArray:
+    """True where a pixel carries any of ``names``: ``(flags & mask) != 0`` on int32 flags."""
+    mask = np.int32(flag_bits(names))
+    if isinstance(flags, xr.DataArray):
+        return (flags.astype(np.int32) & mask) != 0
+    return (np.asarray(flags).astype(np.int32) & mask) != 0
+
+
+def flag_names(value: int) -> list[str]:
+    """The flag names set in one ``l2_flags`` value, in bit order."""
+    value = int(value) & 0xFFFFFFFF
+    return [name for bit, name in enumerate(FLAG_NAMES) if value >> bit & 1]
+
+
+def decode_flags(flags) -> xr.DataArray:
+    """Every bit of ``flags`` as booleans along a new trailing ``flag`` dimension (32 entries).
+
+    The ``flag`` coordinate holds the names and ``bit`` the bit numbers; select by bit, since the
+    name ``SPARE`` occurs four times.
+    """
+    data = flags if isinstance(flags, xr.DataArray) else xr.DataArray(np.asarray(flags))
+    bits = xr.DataArray(flag_masks(), dims="flag", coords={"flag": list(FLAG_NAMES), "bit": ("flag", np.arange(32))})
+    decoded = (data.astype(np.int32) & bits) != 0
+    decoded.attrs = {"long_name": "Level-2 processing flags, one boolean per bit"}
+    return decoded.transpose(*data.dims, "flag")
+
+
+# --------------------------------------------------------------------------------------------------
+# file names and layouts
+
+LAYOUT_VERSIONS = {"3.0": "A", "3.1": "A", "3.2": "B"}
+
+#: Seconds between OCI scan lines (a 5-minute granule holds about 1710 lines).
+LINE_PERIOD_S = 300.0 / 1710.0
+
+RRS_PACKING = {"scale_factor": 2e-06, "add_offset": 0.05, "_FillValue": -32767, "valid_min": -30000, "valid_max": 25000}
+RRS_UNC_PACKING = {"scale_factor": 5e-08, "add_offset": 0.0015, "_FillValue": -32767, "valid_min": -30000, "valid_max": 30000}
+RRS_STANDARD_NAME = "surface_ratio_of_upwelling_radiance_emerging_from_sea_water_to_downwelling_radiative_flux_in_air"
+NAV_FILL = -999.0
+INT_FILL = -32767
+
+
+def _utc(time) -> pd.Timestamp:
+    stamp = pd.Timestamp(time)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def l2_aop_filename(start_time, version: str = "3.1", nrt: bool = False) -> str:
+    """The OB.DAAC file name of an L2 AOP granule, e.g. ``PACE_OCI.20240715T181233.L2.OC_AOP.V3_1.nc``.
+
+    The stamp is ``time_coverage_start`` to the second (UTC); NRT granules add ``.NRT`` before ``.nc``.
+    """
+    version = _version(version)
+    stamp = _utc(start_time).strftime("%Y%m%dT%H%M%S")
+    return f"PACE_OCI.{stamp}.L2.OC_AOP.V{version.replace('.', '_')}{'.NRT' if nrt else ''}.nc"
+
+
+def _version(layout: str) -> str:
+    aliases = {"A": "3.1", "B": "3.2"}
+    version = aliases.get(str(layout).upper(), str(layout))
+    if version not in LAYOUT_VERSIONS:
+        raise ValueError(f"unknown PACE L2 layout {layout!r}: expected one of 3.0, 3.1, 3.2 (or A, B)")
+    return version
+
+
+# --------------------------------------------------------------------------------------------------
+# writer
+
+
+def _chunks(shape: tuple[int, ...]) -> list[int]:
+    """l2gen's default chunks, clipped to the dimension lengths (nc_init_compress.c)."""
+    default = {1: (32,), 2: (256, 2048), 3: (32, 256, 40)}[len(shape)]
+    return [max(1, min(c, n)) for c, n in zip(default, shape)]
+
+
+def _variable(group, name, dtype, dims, fill=None, **attrs):
+    shape = tuple(len(group.dimensions[d]) if d in group.dimensions else len(_find_dim(group, d)) for d in dims)
+    var = group.createVariable(
+        name, dtype, dims, fill_value=fill if fill is not None else False,
+        zlib=True, complevel=4, shuffle=True, chunksizes=_chunks(shape),
+    )  # fmt: skip
+    var.set_auto_maskandscale(False)
+    for key, value in attrs.items():
+        var.setncattr(key, value)
+    return var
+
+
+def _find_dim(group, name):
+    while group is not None:
+        if name in group.dimensions:
+            return group.dimensions[name]
+        group = group.parent
+    raise KeyError(name)
+
+
+def _pack(values: np.ndarray, packing: dict) -> np.ndarray:
+    scaled = np.round((values - packing["add_offset"]) / packing["scale_factor"])
+    packed = np.clip(np.nan_to_num(scaled, nan=packing["_FillValue"]), -32766, 32767)
+    return np.where(np.isfinite(values), packed, packing["_FillValue"]).astype(np.int16)
+
+
+def _scan_times(scan_time, lines: int) -> pd.DatetimeIndex:
+    times = pd.DatetimeIndex(np.atleast_1d(pd.to_datetime(scan_time)))
+    if times.tz is not None:
+        times = times.tz_convert("UTC").tz_localize(None)
+    if times.size == 1 and lines != 1:
+        times = times[0] + pd.to_timedelta(np.arange(lines) * LINE_PERIOD_S, unit="s")
+    if times.size != lines:
+        raise ValueError(f"scan_time has {times.size} values: expected 1 (granule start) or one per line ({lines})")
+    return times
+
+
+def _iso_ms(stamp: pd.Timestamp) -> str:
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def _earth_sun_correction(stamp: pd.Timestamp) -> float:
+    """(mean / actual Earth-Sun distance)^2 for the day of year (first-order orbit)."""
+    return 1.0 + 0.033 * math.cos(2.0 * math.pi * (stamp.day_of_year - 3) / 365.25)
+
+
+def _root_attributes(file_name, version, times, lat, lon) -> dict:
+    """The 47 root attributes of a real V3.1 AOP granule, with values for this granule."""
+    finite_lat, finite_lon = lat[np.isfinite(lat)], lon[np.isfinite(lon)]
+    mid = lat.shape[1] // 2
+    corners = [(0, 0), (0, -1), (-1, -1), (-1, 0)]
+    ring = ", ".join(f"{lon[i, j]:.5f} {lat[i, j]:.5f}" for i, j in corners + corners[:1])
+    doi = f"10.5067/PACE/OCI/L2/OC_AOP/{version}"
+    f32 = np.float32
+    return {
+        "title": "OCI Level-2 Data AOP",
+        "product_name": file_name,
+        "processing_version": version,
+        "history": "spectm.data.pace.write_l2_aop: simulated granule in the l2gen L2 AOP layout",
+        "instrument": "OCI",
+        "platform": "PACE",
+        "Conventions": "CF-1.8, ACDD-1.3",
+        "license": "https://www.earthdata.nasa.gov/engage/open-data-services-and-software/data-and-information-policy",
+        "naming_authority": "gov.nasa.gsfc.sci.oceandata",
+        "id": f"{version}/L2/{file_name}",
+        "date_created": _iso_ms(pd.Timestamp.now(tz="UTC").tz_localize(None)),
+        "standard_name_vocabulary": "CF Standard Name Table v79",
+        "institution": "NASA Goddard Space Flight Center, Ocean Ecology Laboratory, Ocean Biology Processing Group",
+        "creator_name": "NASA/GSFC/OBPG",
+        "creator_email": "data@oceancolor.gsfc.nasa.gov",
+        "creator_url": "https://oceandata.sci.gsfc.nasa.gov",
+        "project": "Ocean Biology Processing Group (NASA/GSFC/OBPG)",
+        "publisher_name": "NASA/GSFC/OBPG",
+        "publisher_url": "https://oceandata.sci.gsfc.nasa.gov",
+        "publisher_email": "data@oceancolor.gsfc.nasa.gov",
+        "geospatial_bounds_crs": "EPSG:4326",
+        "identifier_product_doi_authority": "https://dx.doi.org",
+        "identifier_product_doi": doi,
+        "processing_level": "L2",
+        "cdm_data_type": "swath",
+        "spatialResolution": "1000 m",
+        "time_coverage_start": _iso_ms(times[0]),
+        "time_coverage_end": _iso_ms(times[-1]),
+        "start_center_longitude": f32(lon[0, mid]),
+        "start_center_latitude": f32(lat[0, mid]),
+        "end_center_longitude": f32(lon[-1, mid]),
+        "end_center_latitude": f32(lat[-1, mid]),
+        "northernmost_latitude": f32(finite_lat.max()),
+        "southernmost_latitude": f32(finite_lat.min()),
+        "easternmost_longitude": f32(finite_lon.max()),
+        "westernmost_longitude": f32(finite_lon.min()),
+        "geospatial_lat_max": f32(finite_lat.max()),
+        "geospatial_lat_min": f32(finite_lat.min()),
+        "geospatial_lon_max": f32(finite_lon.max()),
+        "geospatial_lon_min": f32(finite_lon.min()),
+        "geospatial_lat_units": "degrees_north",
+        "geospatial_lon_units": "degrees_east",
+        "startDirection": "Ascending",
+        "endDirection": "Ascending",
+        "day_night_flag": "Day",
+        "earth_sun_distance_correction": np.float64(_earth_sun_correction(times[0])),
+        "geospatial_bounds": f"POLYGON (({ring}))",
+    }
+
+
+def _write_sensor_band_parameters(group, layout: str) -> None:
+    sensor = oci_sensor_nominal().astype(np.int32)
+    wl_attrs = {"long_name": "wavelengths", "units": "nm", "valid_min": np.int32(0), "valid_max": np.int32(20000)}
+    if layout == "A":
+        band_dim = "number_of_bands"
+    else:
+        group.createDimension("wavelength", sensor.size)
+        band_dim = "wavelength"
+    _variable(group, "wavelength", "i4", (band_dim,), fill=np.int32(INT_FILL), **wl_attrs)[:] = sensor
+    _variable(group, "wavelength_3d", "i4", ("wavelength_3d",), fill=np.int32(INT_FILL), **wl_attrs)[:] = oci_rrs_nominal()
+    if layout == "B":
+        # fwave: float centres where the band-pass table gives them (the 172 Rrs bands), nominal elsewhere.
+        fwave = sensor.astype(np.float32)
+        fwave[_band_index()] = oci_rrs_centers().astype(np.float32)
+        var = _variable(group, "fwave", "f4", ("wavelength",), fill=np.float32(INT_FILL), long_name="wavelengths", units="nm")
+        var[:] = fwave
+
+
+def _band_index() -> np.ndarray:
+    """0-based position of each of the 172 Rrs bands in the 286-band sensor list."""
+    return np.searchsorted(oci_sensor_nominal(), oci_rrs_nominal()).astype(np.int32)
+
+
+def _write_scan_lines(group, times: pd.DatetimeIndex, lat, lon) -> None:
+    seconds = (times - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
+    midnight = times.normalize()
+    columns = {
+        "year": ("i4", times.year.to_numpy(np.int32), {"long_name": "Scan year", "units": "years"}),
+        "day": ("i4", times.day_of_year.to_numpy(np.int32), {"long_name": "Scan day of year", "units": "days"}),
+        "msec": ("i4", np.asarray((times - midnight) / pd.Timedelta(milliseconds=1), dtype=np.int32),
+                 {"long_name": "Scan time, milliseconds of day", "units": "milliseconds"}),
+        "time": ("f8", np.asarray(seconds, dtype=np.float64), {"long_name": "scan line time", "units": "seconds since 1970-01-01"}),
+        "detnum": ("i1", np.zeros(times.size, np.int8), {"long_name": "Detector Number (zero-based)"}),
+        "mside": ("i1", (np.arange(times.size) % 2).astype(np.int8), {"long_name": "Mirror Side (zero-based)"}),
+    }  # fmt: skip
+    mid = lat.shape[1] // 2
+    for prefix, column in (("s", 0), ("c", mid), ("e", -1)):
+        columns[f"{prefix}lon"] = ("f4", lon[:, column].astype(np.float32), {"long_name": f"Scan {prefix}-pixel longitude", "units": "degrees_east"})
+        columns[f"{prefix}lat"] = ("f4", lat[:, column].astype(np.float32), {"long_name": f"Scan {prefix}-pixel latitude", "units": "degrees_north"})
+    zenith = solar_zenith(times.to_numpy()[:, None], lat[:, mid : mid + 1], lon[:, mid : mid + 1])[:, 0]
+    columns["csol_z"] = ("f4", zenith.astype(np.float32), {"long_name": "Center solar zenith angle", "units": "degrees"})
+    for name, (dtype, values, attrs) in columns.items():
+        fill = {"i4": np.int32(INT_FILL), "f4": np.float32(NAV_FILL)}.get(dtype)
+        if dtype == "f4":
+            values = np.where(np.isfinite(values), values, np.float32(NAV_FILL)).astype(np.float32)
+        _variable(group, name, dtype, ("number_of_lines",), fill=fill, **attrs)[:] = values
+
+
+def solar_zenith(times, lat, lon) -> np.ndarray:
+    """Approximate solar zenith angle (deg) from UTC times and positions (NOAA low-precision formulas)."""
+    t = pd.to_datetime(np.asarray(times).ravel()).to_numpy().reshape(np.shape(times))
+    day = (t - t.astype("datetime64[Y]")).astype("timedelta64[s]").astype(np.float64) / 86400.0
+    gamma = 2.0 * np.pi * day / 365.0
+    decl = (0.006918 - 0.399912 * np.cos(gamma) + 0.070257 * np.sin(gamma) - 0.006758 * np.cos(2 * gamma)
+            + 0.000907 * np.sin(2 * gamma) - 0.002697 * np.cos(3 * gamma) + 0.00148 * np.sin(3 * gamma))
+    eqtime = 229.18 * (0.000075 + 0.001868 * np.cos(gamma) - 0.032077 * np.sin(gamma)
+                       - 0.014615 * np.cos(2 * gamma) - 0.040849 * np.sin(2 * gamma))  # fmt: skip
+    minutes = (day % 1.0) * 1440.0
+    hour_angle = np.deg2rad((minutes + eqtime + 4.0 * np.asarray(lon)) / 4.0 - 180.0)
+    phi = np.deg2rad(lat)
+    cos_z = np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.cos(hour_angle)
+    return np.rad2deg(np.arccos(np.clip(cos_z, -1.0, 1.0)))
+
+
+def write_l2_aop(
+    path,
+    rrs,
+    latitude,
+    longitude,
+    l2_flags,
+    scan_time,
+    layout: str = "3.1",
+    attrs: dict | None = None,
+    rrs_unc=None,
+    tilt: float = 0.0,
+) -> Path:
+    """Write one L2 AOP granule with the groups, dims, packing and attributes of real l2gen output.
+
+    ``rrs`` is (lines, pixels, 172) in sr^-1 on the OCI Rrs bands, NaN where there is no retrieval;
+    ``latitude``/``longitude`` are (lines, pixels) degrees (NaN -> fill -999); ``l2_flags`` is
+    (lines, pixels) integer bits (see :data:`FLAG_NAMES`); ``scan_time`` is one UTC time per line or the
+    granule start (lines then follow every :data:`LINE_PERIOD_S` s). ``layout`` is the processing
+    version: "3.0"/"3.1" write layout A, "3.2" layout B. Pixels flagged ATMFAIL, LAND, CLDICE or HILT are
+    written as fill, as l2gen does. ``attrs`` overrides or adds root attributes. Returns the path.
+    """
+    version = _version(layout)
+    kind = LAYOUT_VERSIONS[version]
+    rrs = np.asarray(rrs, dtype=np.float64)
+    lat = np.asarray(latitude, dtype=np.float64)
+    lon = np.asarray(longitude, dtype=np.float64)
+    flags = np.asarray(l2_flags).astype(np.int64).astype(np.uint32).view(np.int32)
+    n_bands = oci_rrs_nominal().size
+    if rrs.ndim != 3 or rrs.shape[2] != n_bands:
+        raise ValueError(f"rrs has shape {rrs.shape}: expected (lines, pixels, {n_bands})")
+    lines, pixels = rrs.shape[:2]
+    for name, array in (("latitude", lat), ("longitude", lon), ("l2_flags", flags)):
+        if array.shape != (lines, pixels):
+            raise ValueError(f"{name} has shape {array.shape}: expected ({lines}, {pixels}) like rrs")
+    times = _scan_times(scan_time, lines)
+    masked = any_flag(flags, L2GEN_MASK_NAMES)
+    rrs = np.where(masked[..., None], np.nan, rrs)
+    if rrs_unc is not None:
+        rrs_unc = np.where(masked[..., None], np.nan, np.asarray(rrs_unc, dtype=np.float64))
+        if rrs_unc.shape != rrs.shape:
+            raise ValueError(f"rrs_unc has shape {rrs_unc.shape}: expected {rrs.shape} like rrs")
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / l2_aop_filename(times[0], version)
+    root_attrs = _root_attributes(path.name, version, times, lat, lon)
+    root_attrs.update(attrs or {})
+
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        for name, size in (
+            ("number_of_lines", lines), ("pixels_per_line", pixels), ("bands_per_pixel", 286),
+            ("number_of_bands", 286), ("number_of_reflective_bands", 286), ("wavelength_3d", n_bands),
+            ("number_of_reflectance_location_values", 3), ("number_of_cloud_phases", 2),
+        ):  # fmt: skip
+            nc.createDimension(name, size)
+        nc.setncatts(root_attrs)
+
+        _write_sensor_band_parameters(nc.createGroup("sensor_band_parameters"), kind)
+        _write_scan_lines(nc.createGroup("scan_line_attributes"), times, lat, lon)
+
+        geo = nc.createGroup("geophysical_data")
+        band_dim = "wavelength_3d"
+        if kind == "B":
+            geo.createDimension("wavelength", n_bands)
+            band_dim = "wavelength"
+            fill32 = np.float32(INT_FILL)
+            _variable(geo, "wavelength", "f4", ("wavelength",), fill=fill32, long_name="wavelengths", units="nm")[:] = (
+                oci_rrs_centers().astype(np.float32)
+            )
+            _variable(geo, "band_index", "i4", ("wavelength",), fill=np.int32(INT_FILL),
+                      long_name="band index in the sensor band list (0-based)")[:] = _band_index()  # fmt: skip
+        dims3 = ("number_of_lines", "pixels_per_line", band_dim)
+        for name, values, packing, long_name in (
+            ("Rrs", rrs, RRS_PACKING, "Remote sensing reflectance"),
+            ("Rrs_unc", rrs_unc, RRS_UNC_PACKING, "Uncertainty in remote sensing reflectance"),
+        ):
+            if values is None:
+                continue
+            extra = {"standard_name": RRS_STANDARD_NAME} if name == "Rrs" else {}
+            var = _variable(
+                geo, name, "i2", dims3, fill=np.int16(packing["_FillValue"]),
+                long_name=long_name, units="sr^-1", **extra,
+                scale_factor=np.float32(packing["scale_factor"]), add_offset=np.float32(packing["add_offset"]),
+                valid_min=np.int16(packing["valid_min"]), valid_max=np.int16(packing["valid_max"]),
+                coordinates="longitude latitude",
+            )  # fmt: skip
+            var[:] = _pack(values, packing)
+        var = _variable(
+            geo, "l2_flags", "i4", ("number_of_lines", "pixels_per_line"), fill=None,
+            long_name="Level-2 Processing Flags", valid_min=np.int32(-(2**31)), valid_max=np.int32(2**31 - 1),
+            flag_masks=flag_masks(), flag_meanings=" ".join(FLAG_NAMES), coordinates="longitude latitude",
+        )  # fmt: skip
+        var[:] = flags
+
+        nav = nc.createGroup("navigation_data")
+        for name, values, limit, units in (("longitude", lon, 180.0, "degrees_east"), ("latitude", lat, 90.0, "degrees_north")):
+            var = _variable(
+                nav, name, "f4", ("number_of_lines", "pixels_per_line"), fill=np.float32(NAV_FILL),
+                long_name=name.capitalize(), standard_name=name, units=units,
+                valid_min=np.float32(-limit), valid_max=np.float32(limit),
+            )  # fmt: skip
+            var[:] = np.where(np.isfinite(values), values, NAV_FILL).astype(np.float32)
+        var = _variable(nav, "tilt", "f4", ("number_of_lines",), fill=np.float32(NAV_FILL), long_name="Sensor tilt angle",
+                        units="degrees", valid_min=np.float32(-25.0), valid_max=np.float32(25.0))  # fmt: skip
+        var[:] = np.full(lines, tilt, dtype=np.float32)
+        corners = [(0, 0), (0, -1), (-1, -1), (-1, 0)]
+        nav.setncatts({
+            "gringpointlongitude": np.array([lon[c] for c in corners], dtype=np.float32),
+            "gringpointlatitude": np.array([lat[c] for c in corners], dtype=np.float32),
+            "gringpointsequence": np.array([1, 2, 3, 4], dtype=np.int32),
+        })  # fmt: skip
+
+        control = nc.createGroup("processing_control")
+        control.setncatts({
+            "software_name": "l2gen",
+            "software_version": "spectm-twin",
+            "input_sources": "simulated",
+            "calibration_data": "",
+            "mask_names": ",".join(L2GEN_MASK_NAMES),
+        })  # fmt: skip
+        products = "Rrs Rrs_unc" if rrs_unc is not None else "Rrs"
+        control.createGroup("input_parameters").setncatts(
+            {"l2prod": products, "suite": "AOP", "wavelength_3d": "346:588,613:719", "maskland": "1", "maskhilt": "1",
+             "maskcloud": "1", "maskglint": "0", "deflate": "4"}
+        )  # fmt: skip
+        unsigned = flags.view(np.uint32)
+        percentages = {}
+        for bit, name in enumerate(FLAG_NAMES):
+            share = 100.0 * float(((unsigned >> bit) & 1).mean()) if unsigned.size else 0.0
+            percentages[name] = max(percentages.get(name, 0.0), share)
+        control.createGroup("flag_percentages").setncatts({k: np.float32(v) for k, v in percentages.items()})
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# reader
+
+
+def _open(path) -> netCDF4.Dataset:
+    try:
+        return netCDF4.Dataset(os.fspath(path), "r")
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise DataFormatError(path, "file", "a readable netCDF-4/HDF5 PACE OCI L2 file", found=str(error)) from error
+
+
+def _get(nc, path, name: str):
+    """Group or variable at ``name`` (slash path), or a DataFormatError naming it."""
+    node = nc
+    for part in name.split("/"):
+        children = {**getattr(node, "groups", {}), **getattr(node, "variables", {})}
+        if part not in children:
+            raise DataFormatError(path, name, f"{part!r} in the PACE OCI L2 AOP structure", found="missing")
+        node = children[part]
+    return node
+
+
+def _unpack(var, index=slice(None)) -> np.ndarray:
+    """Read ``var[index]`` as float32 with fill -> NaN and scale/offset applied (xarray's semantics)."""
+    var.set_auto_maskandscale(False)
+    raw = np.asarray(var[index])
+    attrs = var.ncattrs()
+    data = raw.astype(np.float32)
+    if "scale_factor" in attrs:
+        data = data * np.float32(var.getncattr("scale_factor"))
+    if "add_offset" in attrs:
+        data = data + np.float32(var.getncattr("add_offset"))
+    for key in ("_FillValue", "missing_value"):
+        if key in attrs:
+            data[raw == var.getncattr(key)] = np.nan
+    return data
+
+
+def _check_wavelengths(nc, path, rrs_var) -> tuple[str, np.ndarray]:
+    """Layout ("A" or "B") and the float band centres of Rrs's last axis; error if the grid is not OCI's."""
+    nominal, centers = oci_rrs_nominal(), oci_rrs_centers()
+    band_dim = rrs_var.dimensions[-1]
+    size = rrs_var.shape[-1]
+    if band_dim == "wavelength":
+        field = "geophysical_data/wavelength"
+        values = _unpack(_get(nc, path, field)).astype(np.float64) if "wavelength" in rrs_var.group().variables else None
+        layout = "B"
+        if values is None:
+            raise DataFormatError(path, field, "a float wavelength coordinate for layout B (3.2)", found="missing")
+        ok = values.size == centers.size and np.allclose(values, centers, atol=0.01)
+    else:
+        field = "sensor_band_parameters/wavelength_3d"
+        layout = "A"
+        values = _unpack(_get(nc, path, field)).astype(np.float64)
+        ok = values.size == nominal.size and size == nominal.size and np.array_equal(values, nominal)
+    if not ok or size != centers.size:
+        shown = f"{values.size} values ({values[0]:g}-{values[-1]:g} nm)" if values.size else "0 values"
+        raise DataFormatError(path, field, f"the {centers.size} OCI Rrs bands 346-719 nm", found=shown)
+    return layout, centers.copy()
+
+
+def _scan_line_times(nc, lines: int) -> np.ndarray:
+    group = nc.groups.get("scan_line_attributes")
+    if group is not None and "time" in group.variables:
+        seconds = np.ma.filled(np.ma.asarray(group.variables["time"][:], dtype=np.float64), np.nan)
+        return (np.datetime64("1970-01-01") + np.round(seconds * 1e6).astype("timedelta64[us]")).astype("datetime64[ns]")
+    if group is not None and {"year", "day", "msec"} <= set(group.variables):
+        year, day, msec = (np.asarray(group.variables[k][:], dtype=np.int64) for k in ("year", "day", "msec"))
+        start = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+        return (start + msec.astype("timedelta64[ms]")).astype("datetime64[ns]")
+    return np.full(lines, np.datetime64("NaT"), dtype="datetime64[ns]")
+
+
+def _bbox_window(lat: np.ndarray, lon: np.ndarray, bbox) -> tuple[slice, slice]:
+    if bbox is None:
+        return slice(None), slice(None)
+    inside = _inside(lat, lon, bbox)
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if rows.size == 0:
+        return slice(0, 0), slice(0, 0)
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _inside(lat, lon, bbox) -> np.ndarray:
+    west, south, east, north = bbox
+    with np.errstate(invalid="ignore"):
+        return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
+    """Read an L2 AOP granule of either layout into ``Rrs(y, x, wavelength)`` with lat/lon/time coords.
+
+    ``bbox`` = (west, south, east, north) degrees crops to the smallest line/pixel window holding every
+    pixel inside it (only that window is read). ``exclude`` is the flag set that makes a pixel not
+    ``valid``; the default is NASA's L3 set for OCI Rrs. ``valid`` is also False where navigation or
+    every Rrs band is fill. Raises :class:`DataFormatError` for non-netCDF files, missing groups or
+    variables and an unexpected wavelength grid.
+    """
+    with _open(path) as nc:
+        rrs_var = _get(nc, path, "geophysical_data/Rrs")
+        flags_var = _get(nc, path, "geophysical_data/l2_flags")
+        lat_var = _get(nc, path, "navigation_data/latitude")
+        lon_var = _get(nc, path, "navigation_data/longitude")
+        if rrs_var.ndim != 3:
+            raise DataFormatError(path, "geophysical_data/Rrs", "3 dims (lines, pixels, wavelength)", found=str(rrs_var.dimensions))
+        layout, wavelengths = _check_wavelengths(nc, path, rrs_var)
+        lat, lon = _unpack(lat_var), _unpack(lon_var)
+        for name, array in (("navigation_data/latitude", lat), ("navigation_data/longitude", lon), ("geophysical_data/l2_flags", flags_var)):
+            if array.shape != rrs_var.shape[:2]:
+                raise DataFormatError(path, name, f"shape {rrs_var.shape[:2]} like Rrs", found=str(array.shape))
+        rows, cols = _bbox_window(lat, lon, bbox)
+        lat, lon = lat[rows, cols], lon[rows, cols]
+        if lat.size:
+            rrs = _unpack(rrs_var, (rows, cols, slice(None)))
+            flags_var.set_auto_maskandscale(False)
+            flags = np.asarray(flags_var[rows, cols]).astype(np.int32)
+        else:
+            rrs = np.empty(lat.shape + (wavelengths.size,), np.float32)
+            flags = np.empty(lat.shape, np.int32)
+        times = _scan_line_times(nc, rrs_var.shape[0])[rows]
+        line_index = np.arange(rrs_var.shape[0])[rows]
+        pixel_index = np.arange(rrs_var.shape[1])[cols]
+        rrs_attrs = {k: rrs_var.getncattr(k) for k in ("long_name", "units", "standard_name") if k in rrs_var.ncattrs()}
+        root_attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+
+    exclude_mask = flag_bits(exclude)
+    valid = ((flags & np.int32(exclude_mask)) == 0) & np.isfinite(lat) & np.isfinite(lon) & np.isfinite(rrs).any(axis=-1)
+    coords = {
+        "wavelength": ("wavelength", wavelengths, {"units": "nm", "long_name": "band centre wavelength", "standard_name": "radiation_wavelength"}),
+        "nominal_wavelength": ("wavelength", oci_rrs_nominal(), {"units": "nm", "long_name": "nominal OCI band wavelength"}),
+        "y": ("y", line_index, {"long_name": "scan line index in the granule"}),
+        "x": ("x", pixel_index, {"long_name": "pixel index in the scan line"}),
+        "latitude": (("y", "x"), lat, {"units": "degrees_north", "standard_name": "latitude", "long_name": "Latitude"}),
+        "longitude": (("y", "x"), lon, {"units": "degrees_east", "standard_name": "longitude", "long_name": "Longitude"}),
+        "time": ("y", times, {"long_name": "scan line time (UTC)", "standard_name": "time"}),
+    }
+    data_vars = {
+        "Rrs": (("y", "x", "wavelength"), rrs, {**{"long_name": "Remote sensing reflectance", "units": "sr^-1"}, **rrs_attrs}),
+        "l2_flags": (("y", "x"), flags, {"long_name": "Level-2 Processing Flags", "flag_masks": flag_masks(),
+                                         "flag_meanings": " ".join(FLAG_NAMES)}),
+        "valid": (("y", "x"), valid, {
+            "long_name": "pixel usable for Rrs (no excluded flag, navigation and Rrs present)",
+            "excluded_flags": ",".join(exclude if not isinstance(exclude, str) else exclude.split(",")),
+            "excluded_mask": f"0x{exclude_mask & 0xFFFFFFFF:08X}",
+        }),
+    }  # fmt: skip
+    attrs = {
+        **{k: v for k, v in root_attrs.items() if isinstance(v, (str, int, float, np.number))},
+        "source_file": os.fspath(path),
+        "layout": layout,
+        "granule_start": root_attrs.get("time_coverage_start", str(times[0]) if times.size else ""),
+    }
+    if bbox is not None:
+        attrs["bbox"] = list(map(float, bbox))
+    return xr.Dataset(data_vars, coords, attrs)
+
+
+def water_pixels(ds: xr.Dataset, bbox=None) -> xr.Dataset:
+    """The ``valid`` pixels of a granule inside ``bbox`` (west, south, east, north) along a 1-D ``pixel`` dim.
+
+    ``y``/``x`` stay as coordinates so each pixel can be traced back to its line and column.
+    """
+    keep = ds["valid"].values.copy()
+    if bbox is not None:
+        keep &= _inside(ds["latitude"].values, ds["longitude"].values, bbox)
+    iy, ix = np.nonzero(keep)
+    picked = ds.isel(y=xr.DataArray(iy, dims="pixel"), x=xr.DataArray(ix, dims="pixel"))
+    return picked.assign_attrs(bbox=list(map(float, bbox)) if bbox is not None else ds.attrs.get("bbox", []))
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file a multi-file read could not use, and why."""
+
+    path: str
+    reason: str
+
+
+def open_l2_aop_many(paths, bbox=None, exclude=L3_RRS_EXCLUDE) -> tuple[list[xr.Dataset], list[SkippedFile]]:
+    """Read several granules; unreadable ones are skipped, listed and warned about, the rest kept.
+
+    Returns ``(datasets, skipped)`` in input order. Granules have different shapes, so they are not
+    combined here; ``xr.concat([water_pixels(d, bbox) for d in datasets], "pixel")`` pools their pixels.
+    """
+    datasets, skipped = [], []
+    for path in paths:
+        try:
+            datasets.append(open_l2_aop(path, bbox=bbox, exclude=exclude))
+        except (DataFormatError, FileNotFoundError) as error:
+            skipped.append(SkippedFile(os.fspath(path), str(error)))
+    if skipped:
+        listing = "; ".join(f"{s.path} ({s.reason})" for s in skipped)
+        warnings.warn(f"skipped {len(skipped)} of {len(skipped) + len(datasets)} PACE granules: {listing}", stacklevel=2)
+    return datasets, skipped
