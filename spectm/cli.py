@@ -31,9 +31,21 @@ def _book(args: argparse.Namespace) -> int:
     return book.main(["execute", str(args.source), str(args.target), "--profile", args.profile])
 
 
+def _twin(args: argparse.Namespace, rest: list[str]) -> int:
+    from spectm.twin.__main__ import main as twin_main
+
+    return twin_main(rest)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Subcommands that own their argument parsers get the rest of the line unchanged.
+    delegated = {"twin": _twin}
+    if argv and argv[0] in delegated:
+        return delegated[argv[0]](argparse.Namespace(), argv[1:])
     parser = argparse.ArgumentParser(prog="spectm", description="SpecTM reproduced: tools behind the book")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("twin", help="write the Lake Erie twin (spectm twin --help)")
 
     grids = commands.add_parser("bands", help="band grids and |D| per diagnostic window")
     grids.set_defaults(run=_bands)

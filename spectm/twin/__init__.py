@@ -1,0 +1,12 @@
+"""The Lake Erie twin: a deterministic simulator of western Lake Erie that writes real-format files.
+
+``simulate_twin(out_dir, size="quick", seed=0, year=2024, layout="3.1")`` writes PACE OCI L2 AOP
+granules, a GLERL weekly-datashare CSV and gridMET yearly files (plus a twin-only ``truth/`` folder),
+so that the readers of ``spectm.data`` read twin and real files through the same code. Its numbers are
+simulated, never Lake Erie results.
+"""
+
+from spectm.twin.config import SIZES, get_size
+from spectm.twin.simulate import TwinManifest, simulate_twin
+
+__all__ = ["SIZES", "TwinManifest", "get_size", "simulate_twin"]
