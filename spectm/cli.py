@@ -25,6 +25,29 @@ def _bands(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    from spectm import paths
+    from spectm.data import access, glerl
+    from spectm.maps import WESTERN_LAKE_ERIE_BBOX
+
+    out = paths.real_dir() if args.out is None else args.out
+    try:
+        if args.source == "pace":
+            found = access.search_pace_granules(f"{args.year}-05-01", f"{args.year}-10-31", WESTERN_LAKE_ERIE_BBOX,
+                                                version=args.version)
+            print(f"{len(found)} PACE OCI L2 AOP granules over western Lake Erie in {args.year}")
+            files = access.download_granules(found[: args.limit] if args.limit else found, f"{out}/pace")
+        elif args.source == "glerl":
+            files = [access.fetch_glerl(f"{out}/glerl", url=access.GLERL_RAW_URLS[glerl.datashare_filename(args.year)])]
+        else:
+            files = list(access.fetch_gridmet(access.GRIDMET_VARIABLES, [args.year], f"{out}/gridmet").values())
+    except access.DataAccessError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{len(files)} verified files in {out}/{args.source}")
+    return 0
+
+
 def _book(args: argparse.Namespace) -> int:
     from spectm import book
 
@@ -49,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
 
     grids = commands.add_parser("bands", help="band grids and |D| per diagnostic window")
     grids.set_defaults(run=_bands)
+
+    fetch = commands.add_parser("fetch", help="download real data (PACE needs Earthdata credentials)")
+    fetch.add_argument("source", choices=["pace", "glerl", "gridmet"])
+    fetch.add_argument("--year", type=int, default=2024)
+    fetch.add_argument("--version", default="3.1", help="PACE L2 AOP processing version")
+    fetch.add_argument("--limit", type=int, default=0, help="download at most this many granules (0: all)")
+    fetch.add_argument("--out", default=None, help="cache folder (default: data/real)")
+    fetch.set_defaults(run=_fetch)
 
     book = commands.add_parser("book", help="execute one MyST notebook with papermill under a profile")
     book.add_argument("source")
