@@ -1,0 +1,1 @@
+"""Speed benchmarks of spectm, run as ``python -m benchmarks <name>``; targets are reported, not asserted."""

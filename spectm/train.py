@@ -1,0 +1,475 @@
+"""SpecTM pretraining: one loop for CPU, CUDA and ``torchrun``, readable in one sitting (nanoGPT style).
+
+Config is a dict of plain values: :data:`DEFAULTS`, overridden by a profile of :mod:`spectm.profiles`, then by
+the caller. A step: draw a batch (a per-epoch permutation seeded by ``(seed, epoch)``), draw a mask (a
+generator seeded by ``(seed, step, rank)``), forward under bf16 autocast where the device supports it,
+:func:`spectm.model.spectm_loss`, backward, clip, AdamW at :func:`get_lr` (warm-up then cosine). Because
+both random streams are functions of the step, a run resumed from a checkpoint draws exactly the batches and
+masks the killed run would have drawn.
+
+Outputs in ``out_dir``: ``checkpoint.pt`` (every ``checkpoint_every`` steps, at every epoch end and at the
+end; see :mod:`spectm.checkpoint`) and ``metrics.jsonl`` (one line per logged step and one per epoch).
+
+Multi-process: launch with ``torchrun --nproc_per_node N -m spectm.train ...``; each rank takes every N-th
+sample of the epoch's permutation, gradients are averaged by DistributedDataParallel (gloo on CPU, nccl on
+CUDA) and only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from spectm.bands import GRIDS, wavelength_grid
+from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, code_version, load_checkpoint, restore_rng_states,
+                               rng_states, save_atomic)
+from spectm.masking import DEFAULT_BUDGET, correlation_groups, make_mask
+from spectm.model import ModelConfig, SpecTM, count_parameters, model_config, spectm_loss
+from spectm.profiles import PROFILES, get_profile
+
+DEFAULTS = {
+    "profile": "quick",  # model size, spectm.model.model_config(profile)
+    "model": {},  # ModelConfig overrides, e.g. {"n_layers": 1, "width": 32}
+    "masking": "targeted",  # a family of spectm.masking.MASKING_FAMILIES
+    "mask_budget": DEFAULT_BUDGET,  # masked bands per sample for the random families
+    "native_ratio": False,  # True: each family's own mask ratio instead of the matched budget
+    "n_groups": 8,  # band groups of the "grouped" family (fitted on the training split)
+    "seed": 0,
+    "device": "cpu",  # "cpu", "cuda" or "cuda:1"; under torchrun "cuda" means the local rank's GPU
+    "precision": "auto",  # "auto" (bf16 on CUDA if supported, else fp32), "bf16" or "fp32"
+    "batch_size": 256,  # per process
+    "epochs": 4,
+    "max_steps": None,  # stop after this many steps (smoke runs); None: epochs x batches per epoch
+    "learning_rate": 1e-3,
+    "min_lr_ratio": 0.1,  # cosine floor as a fraction of learning_rate
+    "warmup_fraction": 0.05,  # linear warm-up over this fraction of all steps
+    "weight_decay": 0.01,  # on matrices only; biases, norms and tokens are not decayed
+    "betas": (0.9, 0.95),
+    "grad_clip": 1.0,  # max global gradient norm; 0 disables clipping
+    "loss_weights": (1.0, 0.5, 0.3),  # reconstruction, indices, temporal
+    "num_workers": 0,
+    "checkpoint_every": 500,  # steps
+    "log_every": 1,  # steps between metrics lines (and progress-bar updates)
+    "progress": True,
+    "resume": True,  # continue from out_dir/checkpoint.pt when it exists (its config must match)
+}
+
+#: Keys that may differ between a run and its resumption: they do not change the trajectory.
+RUN_ONLY_KEYS = ("num_workers", "checkpoint_every", "log_every", "progress", "resume")
+
+
+def _plain(value):
+    """Tuples become lists, recursively, so the config round-trips through JSON and checkpoints."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    return value
+
+
+def resolve_config(config: dict | None = None, profile: str | None = None) -> dict:
+    """DEFAULTS <- profile (``config["profile"]`` or ``profile``) <- ``config``.
+
+    A profile's keys for other stages (the twin's ``twin_size``) are left out; an unknown key in ``config``
+    is an error, so a typo never trains silently with a default."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown training config keys {unknown}: expected some of {sorted(DEFAULTS)}")
+    name = config.get("profile", profile or DEFAULTS["profile"])
+    from_profile = {k: v for k, v in (get_profile(name) if name in PROFILES else {}).items() if k in DEFAULTS}
+    return _plain({**DEFAULTS, **from_profile, **config, "profile": name})
+
+
+def get_lr(step: int, learning_rate: float, warmup_steps: int, total_steps: int, min_lr: float) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): linear warm-up, then cosine down to ``min_lr``."""
+    if step < warmup_steps:
+        return learning_rate * (step + 1) / warmup_steps
+    if step >= total_steps:
+        return min_lr
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (learning_rate - min_lr)
+
+
+def derive_seed(*keys: int) -> int:
+    """A well-mixed 32-bit seed from integers (run seed, step, rank, ...): independent streams per key."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
+SHUFFLE_STREAM, MASK_STREAM, VALIDATION_STREAM = 1, 2, 3
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
+                  world_size: int = 1) -> list[torch.Tensor]:
+    """This rank's batches of row indices for ``epoch``: a permutation seeded by ``(seed, epoch)``, every
+    ``world_size``-th sample from ``rank`` (the tail beyond a multiple of ``world_size`` is left out, so all
+    ranks take the same number of steps), cut into batches; the last batch may be short."""
+    per_rank = n // world_size
+    if per_rank == 0:
+        raise ValueError(f"{n} training samples cannot be shared by {world_size} processes")
+    generator = torch.Generator().manual_seed(derive_seed(seed, SHUFFLE_STREAM, epoch))
+    order = torch.randperm(n, generator=generator)[rank: per_rank * world_size: world_size]
+    return list(order.split(batch_size))
+
+
+def draw_mask(config: dict, wavelengths, batch_size: int, key: tuple, groups=None) -> torch.Tensor:
+    """The masking family's mask for one batch, from a CPU generator seeded by ``key`` (device-agnostic)."""
+    generator = torch.Generator().manual_seed(derive_seed(*key))
+    return make_mask(config["masking"], wavelengths, batch_size, generator, budget=config["mask_budget"],
+                     native_ratio=config["native_ratio"], groups=groups)
+
+
+def make_optimizer(model: torch.nn.Module, config: dict) -> torch.optim.AdamW:
+    """AdamW with weight decay on weight matrices only (nanoGPT): not on biases, LayerNorms or tokens."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config["weight_decay"]},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config["learning_rate"], betas=tuple(config["betas"]))
+
+
+def autocast_dtype(config: dict, device: torch.device) -> torch.dtype | None:
+    """bf16 where asked for (``precision="bf16"``) or, with ``"auto"``, on CUDA devices that support it."""
+    precision = config["precision"]
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "bf16" or (precision == "auto" and cuda_bf16):
+        return torch.bfloat16
+    return None
+
+
+def standardise_indices(batch: dict, index_stats: dict, device) -> dict:
+    """Index targets in units of their training-split std (the loss does not scale them itself)."""
+    mean = torch.tensor(index_stats["mean"], device=device)
+    std = torch.tensor(index_stats["std"], device=device)
+    return {**batch, "indices": (batch["indices"] - mean) / std}
+
+
+def forward_loss(model, batch: dict, mask, wavelengths, config: dict, dtype) -> tuple[torch.Tensor, dict]:
+    """The model's outputs under autocast (if ``dtype``), then :func:`spectm_loss` in float32."""
+    device_type = batch["values"].device.type
+    with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        outputs = model(batch["values"], wavelengths, mask, batch["observed"])
+    outputs = {k: v.float() if v.is_floating_point() else v for k, v in outputs.items()}
+    return spectm_loss(outputs, batch, tuple(config["loss_weights"]))
+
+
+def train_step(model, optimizer, batch, mask, wavelengths, config: dict, lr: float, dtype) -> dict:
+    """One optimizer step; returns the loss parts as tensors (no host sync here)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss, parts = forward_loss(model, batch, mask, wavelengths, config, dtype)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    clip = config["grad_clip"] or float("inf")
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return {"loss": loss.detach(), **{k: v.detach() for k, v in parts.items()}, "grad_norm": grad_norm}
+
+
+@torch.no_grad()
+def evaluate(model, data, config: dict, index_stats: dict, wavelengths, device, dtype, groups=None) -> dict:
+    """Mean loss parts over ``data`` with fixed masks (seeded by the run seed), so epochs compare."""
+    model.eval()
+    totals, count = {}, 0
+    for i, rows in enumerate(torch.arange(len(data)).split(config["batch_size"])):
+        batch = {k: v.to(device) for k, v in data[rows].items()}
+        batch = standardise_indices(batch, index_stats, device)
+        mask = draw_mask(config, wavelengths.cpu().numpy(), len(rows),
+                         (config["seed"], VALIDATION_STREAM, i), groups).to(device)
+        loss, parts = forward_loss(model, batch, mask, wavelengths, config, dtype)
+        for name, value in {"loss": loss, **parts}.items():
+            totals[name] = totals.get(name, 0.0) + float(value) * len(rows)
+        count += len(rows)
+    model.train()
+    return {name: value / max(count, 1) for name, value in totals.items()}
+
+
+def _setup_distributed(device_name: str) -> tuple[int, int, torch.device, bool]:
+    """``(rank, world_size, device, created_group)`` from torchrun's environment variables."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        device = torch.device(device_name)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("config device is 'cuda' but torch sees no CUDA device; use device='cpu'")
+        return 0, 1, device, False
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device_name.startswith("cuda"):
+        torch.cuda.set_device(local_rank)
+        device, backend = torch.device("cuda", local_rank), "nccl"
+    else:
+        device, backend = torch.device(device_name), "gloo"
+    created = not dist.is_initialized()
+    if created:
+        dist.init_process_group(backend)
+    return rank, world_size, device, created
+
+
+def _grid_name(wavelengths: np.ndarray) -> str | None:
+    for name in GRIDS:
+        grid = wavelength_grid(name).values
+        if grid.shape == wavelengths.shape and np.allclose(grid, wavelengths, atol=1e-6):
+            return name
+    return None
+
+
+def _truncate_log(path: Path, step: int, epoch: int) -> None:
+    """Drop metrics lines written after the checkpoint we resume from (the killed run's tail)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if (record["kind"] == "step" and record["step"] <= step) or (
+                record["kind"] == "epoch" and record["epoch"] < epoch):
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def _check_resumable(saved: dict, config: dict, path: Path) -> None:
+    differ = sorted(k for k in set(saved) | set(config)
+                    if k not in RUN_ONLY_KEYS and saved.get(k) != config.get(k))
+    if differ:
+        raise ValueError(f"{path} was written with a different config ({', '.join(differ)} differ); "
+                         "use another out_dir, or resume=False to start over")
+
+
+def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", callback=None) -> dict:
+    """Pretrain SpecTM on ``train_data`` (a :class:`spectm.datasets.PixelSpectra`); returns a summary dict.
+
+    ``callback(state)``, if given, runs after every step on every rank with ``state`` = {"step", "epoch",
+    "model" (unwrapped), "local_loss" (this rank's loss, float)}; raising from it stops the run (tests use
+    this to simulate a crash).
+    """
+    config = resolve_config(config)
+    out_dir = Path(out_dir)
+    rank, world_size, device, created_group = _setup_distributed(config["device"])
+    is_main = rank == 0
+    torch.manual_seed(config["seed"])  # once: every rank builds the same initial weights
+    dtype = autocast_dtype(config, device)
+
+    wl_np = np.asarray(train_data.wavelengths, dtype=np.float64)
+    wavelengths = torch.tensor(wl_np, dtype=torch.float32, device=device)
+    model_cfg = model_config(config["profile"], n_bands=wl_np.size, n_indices=len(train_data.index_names),
+                             loss_weights=tuple(config["loss_weights"]), **config["model"])
+    model = SpecTM(model_cfg)
+    model.normalizer.fit(train_data.values)
+    index_stats = train_data.index_statistics()
+    groups = None
+    if config["masking"] == "grouped":
+        groups = correlation_groups(train_data.values.numpy(), config["n_groups"]).tolist()
+    model.to(device)
+    optimizer = make_optimizer(model, config)
+    if world_size > 1:
+        torch.manual_seed(derive_seed(config["seed"], rank))  # a dropout stream per rank
+
+    batches_per_epoch = len(epoch_batches(len(train_data), config["batch_size"], config["seed"], 0, rank,
+                                          world_size))
+    total_steps = config["epochs"] * batches_per_epoch
+    if config["max_steps"] is not None:
+        total_steps = min(total_steps, int(config["max_steps"]))
+    warmup_steps = int(round(config["warmup_fraction"] * total_steps))
+    min_lr = config["learning_rate"] * config["min_lr_ratio"]
+
+    step, epoch, start_batch = 0, 0, 0
+    epoch_loss_sum, epoch_loss_steps = 0.0, 0
+    metrics_path, ckpt_path = out_dir / "metrics.jsonl", out_dir / CHECKPOINT_NAME
+    resumed_from = None
+    if config["resume"] and ckpt_path.exists():
+        saved = load_checkpoint(ckpt_path)
+        _check_resumable(saved["config"], config, ckpt_path)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        restore_rng_states(saved["rng"])
+        index_stats, groups = saved["index_standardization"], saved["masking_groups"]
+        step, epoch, start_batch = saved["step"], saved["epoch"], saved["batch_in_epoch"]
+        epoch_loss_sum, epoch_loss_steps = saved["epoch_loss_sum"], saved["epoch_loss_steps"]
+        resumed_from = step
+        if is_main:
+            _truncate_log(metrics_path, step, epoch)
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if resumed_from is None:
+            metrics_path.write_text("")
+    net = model
+    if world_size > 1:
+        device_ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+    def save(finished: bool = False) -> None:
+        if not is_main:
+            return
+        save_atomic({
+            "format": FORMAT,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step, "epoch": epoch, "batch_in_epoch": start_batch, "finished": finished,
+            "epoch_loss_sum": epoch_loss_sum, "epoch_loss_steps": epoch_loss_steps,
+            "rng": rng_states(),
+            "normalization": {"mean": model.normalizer.mean.tolist(), "std": model.normalizer.std.tolist()},
+            "index_standardization": index_stats,
+            "wavelengths": wl_np.tolist(), "band_grid": _grid_name(wl_np),
+            "model_config": _plain(dataclasses.asdict(model_cfg)),
+            "config": config,
+            "masking_groups": groups,
+            "code_version": code_version(),
+        }, ckpt_path)
+
+    def log(record: dict) -> None:
+        if is_main:
+            with metrics_path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    fixed_mask = None  # targeted masking is the same every step: draw it once
+    if config["masking"] == "targeted":
+        fixed_mask = draw_mask(config, wl_np, 1, (0,)).to(device)
+    bar = tqdm(total=total_steps, initial=step, disable=not (config["progress"] and is_main), desc="pretrain")
+    started, steps_this_run, val = time.perf_counter(), 0, {}
+    net.train()
+    while epoch < config["epochs"] and step < total_steps:
+        batches = epoch_batches(len(train_data), config["batch_size"], config["seed"], epoch, rank,
+                                world_size)
+        loader = torch.utils.data.DataLoader(train_data, sampler=batches[start_batch:], batch_size=None,
+                                             num_workers=config["num_workers"],
+                                             pin_memory=device.type == "cuda",
+                                             generator=torch.Generator().manual_seed(config["seed"]))
+        # (a private generator: a DataLoader iterator otherwise draws from the global RNG, which would shift
+        # dropout after a resume)
+        for rows_batch in loader:
+            if step >= total_steps:
+                break
+            batch = {k: v.to(device, non_blocking=True) for k, v in rows_batch.items()}
+            batch = standardise_indices(batch, index_stats, device)
+            n_rows = batch["values"].shape[0]
+            if fixed_mask is not None:
+                mask = fixed_mask.expand(n_rows, -1)
+            else:
+                mask = draw_mask(config, wl_np, n_rows, (config["seed"], MASK_STREAM, step, rank), groups)
+                mask = mask.to(device, non_blocking=True)
+            lr = get_lr(step, config["learning_rate"], warmup_steps, total_steps, min_lr)
+            parts = train_step(net, optimizer, batch, mask, wavelengths, config, lr, dtype)
+            if not torch.isfinite(parts["loss"]):
+                raise FloatingPointError(f"non-finite loss {float(parts['loss'])} at step {step}")
+            local_loss = float(parts["loss"])
+            step, start_batch, steps_this_run = step + 1, start_batch + 1, steps_this_run + 1
+            if step % config["log_every"] == 0 or step == total_steps:
+                names = ("loss", "reconstruction", "indices", "temporal")
+                values = torch.stack([parts[k].float() for k in names])
+                if world_size > 1:
+                    dist.all_reduce(values)
+                    values /= world_size
+                loss, rec, idx, tmp = values.tolist()
+                log({"kind": "step", "step": step, "epoch": epoch, "lr": lr, "loss": loss,
+                     "reconstruction": rec, "indices": idx, "temporal": tmp,
+                     "grad_norm": float(parts["grad_norm"]), "elapsed_s": time.perf_counter() - started})
+                bar.set_postfix(loss=f"{loss:.4f}", rec=f"{rec:.4f}", idx=f"{idx:.4f}", tmp=f"{tmp:.4f}")
+            bar.update(1)
+            epoch_loss_sum, epoch_loss_steps = epoch_loss_sum + local_loss, epoch_loss_steps + 1
+            if step % config["checkpoint_every"] == 0:
+                save()
+            if callback is not None:
+                callback({"step": step, "epoch": epoch, "model": model, "local_loss": local_loss})
+        if start_batch < len(batches) and step >= total_steps:
+            break  # max_steps reached mid-epoch
+        if is_main and val_data is not None and len(val_data):
+            val = evaluate(model, val_data, config, index_stats, wavelengths, device, dtype, groups)
+        log({"kind": "epoch", "epoch": epoch, "step": step,
+             "train_loss": epoch_loss_sum / max(epoch_loss_steps, 1),
+             **{f"val_{name}": value for name, value in val.items()}})
+        epoch, start_batch, epoch_loss_sum, epoch_loss_steps = epoch + 1, 0, 0.0, 0
+        save()
+    bar.close()
+    save(finished=True)
+    seconds = time.perf_counter() - started
+    if world_size > 1:
+        dist.barrier()
+        if created_group:
+            dist.destroy_process_group()
+    return {
+        "steps": step, "total_steps": total_steps, "epochs_completed": epoch,
+        "resumed_from_step": resumed_from,
+        "val": val, "parameters": count_parameters(model), "world_size": world_size,
+        "seconds": seconds,
+        "samples_per_second": steps_this_run * config["batch_size"] * world_size / seconds,
+        "checkpoint": str(ckpt_path), "metrics": str(metrics_path), "precision": str(dtype or torch.float32),
+    }
+
+
+def load_pretrained(path, map_location="cpu") -> SpecTM:
+    """The model of a checkpoint (file or run directory), in eval mode, with its Normalizer in the weights.
+
+    Attached for downstream use: ``model.wavelengths`` (the band grid, nm, tensor), ``model.band_grid``
+    (its name or None) and ``model.index_standardization`` ({"names", "mean", "std"}: predicted indices
+    are standardised; ``pred * std + mean`` gives physical units).
+    """
+    saved = load_checkpoint(path, map_location=map_location)
+    fields = dict(saved["model_config"])
+    fields["loss_weights"] = tuple(fields["loss_weights"])
+    model = SpecTM(ModelConfig(**fields))
+    model.load_state_dict(saved["model"])
+    model.wavelengths = torch.tensor(saved["wavelengths"], dtype=torch.float32)
+    model.band_grid = saved["band_grid"]
+    model.index_standardization = saved["index_standardization"]
+    return model.eval()
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
+    from spectm.datasets import PixelSpectra, load_pixel_table, split_by_date, synthetic_spectra
+
+    parser = argparse.ArgumentParser(prog="spectm pretrain", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    parser.add_argument("--masking", default=None, help="masking family (default: the profile's or targeted)")
+    parser.add_argument("--data", required=True, help="pixel table (.npz or .nc) or 'synthetic'")
+    parser.add_argument("--out", required=True, help="run directory (checkpoint.pt, metrics.jsonl)")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of dates held out")
+    parser.add_argument("--synthetic-size", type=int, default=20000, help="spectra when --data synthetic")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key (Python literal), e.g. --set epochs=2")
+    args = parser.parse_args(argv)
+
+    config = {"profile": args.profile}
+    if args.masking:
+        config["masking"] = args.masking
+    if args.no_resume:
+        config["resume"] = False
+    for item in args.set:
+        key, _, value = item.partition("=")
+        config[key] = _literal(value)
+    config = resolve_config(config)
+    if args.data == "synthetic":
+        table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
+    else:
+        table = load_pixel_table(args.data)
+    data = PixelSpectra(table["rrs"], table["time"], table.get("future"), table.get("wavelength", "paper122"))
+    train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
+    summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
