@@ -60,15 +60,22 @@ def _twin(args: argparse.Namespace, rest: list[str]) -> int:
     return twin_main(rest)
 
 
+def _pretrain(args: argparse.Namespace, rest: list[str]) -> int:
+    from spectm.train import main as train_main
+
+    return train_main(rest)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # Subcommands that own their argument parsers get the rest of the line unchanged.
-    delegated = {"twin": _twin}
+    delegated = {"twin": _twin, "pretrain": _pretrain}
     if argv and argv[0] in delegated:
         return delegated[argv[0]](argparse.Namespace(), argv[1:])
     parser = argparse.ArgumentParser(prog="spectm", description="SpecTM reproduced: tools behind the book")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("twin", help="write the Lake Erie twin (spectm twin --help)")
+    commands.add_parser("pretrain", help="pretrain SpecTM on a pixel table (spectm pretrain --help)")
 
     grids = commands.add_parser("bands", help="band grids and |D| per diagnostic window")
     grids.set_defaults(run=_bands)

@@ -180,6 +180,21 @@ def synthetic_spectra(n: int, seed: int = 0, wavelengths="paper122", n_dates: in
             "chl": chl, "pc": pc, "ag440": ag440, "tss": tss, "wavelength": wl}
 
 
+def from_pixel_table(table: xr.Dataset, lead_days: int = 8, max_distance_km: float = 1.0, **options) -> PixelSpectra:
+    """The pretraining dataset of a pixel table (:func:`spectm.data.pixels.build_pixel_table`).
+
+    Each pixel gets as ``future`` the spectrum of its 8-day partner (:func:`spectm.data.matchup.future_pairs`:
+    the nearest valid pixel ``lead_days`` later within ``max_distance_km``), NaN where none exists.
+    """
+    from spectm.data.matchup import future_pairs
+
+    rrs = np.asarray(table["Rrs"].values, dtype=np.float32)
+    future = np.full_like(rrs, np.nan)
+    pairs = future_pairs(table, lead_days=lead_days, max_distance_km=max_distance_km, with_spectra=False)
+    future[pairs["pixel_index"].values] = rrs[pairs["future_index"].values]
+    return PixelSpectra(rrs, table["time"].values, future, table["wavelength"].values, **options)
+
+
 def load_pixel_table(path) -> dict[str, np.ndarray]:
     """A pixel table from ``.npz`` or netCDF: ``rrs`` (pixel, wavelength), ``time`` (pixel), optional
     ``future`` (pixel, wavelength) and ``wavelength`` (nm). Missing fields are named in the error."""
@@ -191,6 +206,10 @@ def load_pixel_table(path) -> dict[str, np.ndarray]:
             table = {key: f[key] for key in f.files}
     else:
         with xr.open_dataset(path) as ds:
+            if "Rrs" in ds and "rrs" not in ds:  # a pixel table of spectm.data.pixels
+                spectra = from_pixel_table(ds.load())
+                return {"rrs": spectra.values.numpy(), "time": spectra.time, "future": spectra.future.numpy(),
+                        "wavelength": spectra.wavelengths}
             table = {name: ds[name].values for name in ("rrs", "time", "future") if name in ds}
             if "wavelength" in ds.coords:
                 table["wavelength"] = ds["wavelength"].values

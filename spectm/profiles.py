@@ -18,9 +18,13 @@ PROFILES: dict[str, dict] = {
         "seed": 0,
         "batch_size": 256,
         "epochs": 4,
-        "learning_rate": 1e-3,
+        "learning_rate": 3e-3,
         "weight_decay": 0.01,
         "loss_weights": (1.0, 0.5, 0.3),
+        "ablation_seeds": 3,  # pretraining seeds per ablation run
+        "ablation_epochs": 1,  # a shorter budget than the main run, the same for every ablation
+        "ablation_fraction": 0.5,  # share of the training pixels the ablation runs see
+        "label_draws": 30,  # random label subsets per fraction
     },
     "paper": {
         "device": "cuda",
@@ -31,6 +35,10 @@ PROFILES: dict[str, dict] = {
         "learning_rate": 1e-4,
         "weight_decay": 0.01,
         "loss_weights": (1.0, 0.5, 0.3),
+        "ablation_seeds": 3,
+        "ablation_epochs": 100,
+        "ablation_fraction": 1.0,
+        "label_draws": 200,
     },
 }
 

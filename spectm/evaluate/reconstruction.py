@@ -343,7 +343,8 @@ def compare_methods(true, predictions: Mapping[str, np.ndarray], mask, observed=
                     wavelengths=None) -> xr.Dataset:
     """:func:`reconstruction_metrics` of several predictions of the same pixels, stacked on ``method``."""
     scores = [reconstruction_metrics(true, p, mask, observed, wavelengths) for p in predictions.values()]
-    method = xr.DataArray(list(predictions), dims="method", name="method")
+    names = list(predictions)
+    method = xr.DataArray(names, dims="method", coords={"method": names}, name="method")
     return xr.concat(scores, dim=method, data_vars="all", coords="minimal", compat="override")
 
 

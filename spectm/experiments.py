@@ -1,0 +1,167 @@
+"""The book's experiments as cached runs: one pretraining run per (data, profile, masking, heads, seed).
+
+Several chapters need the same pretrained encoder (reconstruction, microcystin, ablations, trust). A run
+lives in a folder named by a key of everything that changes its result, so a chapter that asks for a run
+already trained by an earlier chapter gets the checkpoint back instead of training twice; a killed run
+resumes from its last checkpoint (the training loop does that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from spectm import paths
+from spectm.datasets import PixelSpectra, from_pixel_table, split_by_date
+from spectm.profiles import get_profile
+from spectm.train import load_pretrained, train
+
+#: Profile keys that are about data or devices, not about the training run itself.
+_NOT_TRAINING = ("twin_size", "device")
+
+
+def table_fingerprint(table: xr.Dataset) -> str:
+    """A short content key of a pixel table: its size, time span and a sample of its values."""
+    rrs = np.asarray(table["Rrs"].values)
+    sample = rrs[:: max(1, rrs.shape[0] // 512)]
+    digest = hashlib.sha256()
+    digest.update(str(rrs.shape).encode())
+    digest.update(np.asarray(table["time"].values).astype("datetime64[s]").astype(np.int64)[[0, -1]].tobytes())
+    digest.update(np.nan_to_num(sample, nan=-1.0).astype(np.float32).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def pretraining_data(table: xr.Dataset, validation_fraction: float = 0.2, seed: int = 0):
+    """``(train, validation, dataset, (train_rows, validation_rows))`` split by date, never by pixel."""
+    dataset = from_pixel_table(table)
+    train_rows, validation_rows = split_by_date(dataset.time, validation_fraction, seed)
+    return dataset.subset(train_rows), dataset.subset(validation_rows), dataset, (train_rows, validation_rows)
+
+
+def run_config(profile: str, masking: str = "targeted", seed: int = 0, **overrides) -> dict:
+    """The training config of a profile: the profile's training keys plus the masking family and seed."""
+    settings = {k: v for k, v in get_profile(profile).items()
+                if k not in _NOT_TRAINING and not k.startswith(("ablation_", "label_"))}
+    settings.update(profile=profile, masking=masking, seed=seed, progress=False)
+    settings.update(overrides)
+    return settings
+
+
+def run_dir(table: xr.Dataset, config: dict, data_tag: str = "") -> Path:
+    """Where the run of ``config`` on ``table`` lives: ``data/runs/<masking>-seed<k>-<key>``.
+
+    ``data_tag`` names any selection of the training data beyond the default date split (an ablation's
+    subsample), so runs on different data never share a folder.
+    """
+    trajectory = {k: v for k, v in config.items() if k not in ("progress", "resume", "device")}
+    text = json.dumps(trajectory, sort_keys=True, default=str) + table_fingerprint(table) + data_tag
+    key = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return paths.data_dir() / "runs" / f"{config['profile']}-{config['masking']}-seed{config['seed']}-{key}"
+
+
+def pretrain(table: xr.Dataset, config: dict, train_data: PixelSpectra | None = None,
+             validation_data: PixelSpectra | None = None, device: str | None = None, data_tag: str = "") -> Path:
+    """Train (or resume, or reuse) the run of ``config`` on ``table``; returns its folder.
+
+    Pass ``data_tag`` whenever ``train_data`` is not the default date split of ``table``.
+    """
+    out = run_dir(table, config, data_tag)
+    if (out / "summary.json").exists():
+        return out
+    if train_data is None:
+        train_data, validation_data, _, _ = pretraining_data(table, seed=0)
+    config = dict(config, device=device or ("cuda" if torch.cuda.is_available() else "cpu"), resume=True)
+    summary = train(config, train_data, validation_data, out_dir=out)
+    partial = out / "summary.json.part"
+    partial.write_text(json.dumps(summary, indent=1, default=str))
+    partial.replace(out / "summary.json")
+    return out
+
+
+def metrics(run: Path) -> tuple[list[dict], list[dict]]:
+    """The run's metrics log as (step records, epoch records)."""
+    records = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines() if line]
+    return [r for r in records if r["kind"] == "step"], [r for r in records if r["kind"] == "epoch"]
+
+
+@torch.no_grad()
+def embeddings(run: Path, rrs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Frozen embeddings of spectra ``rrs`` (N, B) on the model grid: every observed band, no mask."""
+    model = load_pretrained(run)
+    wavelengths = torch.as_tensor(model.wavelengths, dtype=torch.float32)
+    values = torch.as_tensor(np.asarray(rrs, dtype=np.float32))
+    out = [model.embed(values[i:i + batch_size], wavelengths).numpy() for i in range(0, len(values), batch_size)]
+    return np.concatenate(out) if out else np.empty((0, model.config.width), np.float32)
+
+
+def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = "twin") -> dict:
+    """Everything the downstream chapters read, built once and cached on disk.
+
+    Returns ``twin`` (the manifest, or None for real data), ``pixels`` (the pixel table), ``samples``
+    (GLERL), ``weather`` (gridMET), and ``current`` / ``ahead``: the current-week and 8-day-ahead
+    matchup tables with the 52 weather features attached (for ``ahead``, weather up to the image date).
+    """
+    from spectm.data import glerl, gridmet, matchup, pixels
+    from spectm.data import weather as weather_features
+    from spectm.evaluate.features import attach_weather
+    from spectm.maps import WESTERN_LAKE_ERIE_BBOX
+    from spectm.twin import simulate_twin
+
+    settings = get_profile(profile)
+    if source == "twin":
+        twin = simulate_twin(paths.twin_dir(settings["twin_size"], seed, year), size=settings["twin_size"],
+                             seed=seed, year=year, progress=False)
+        granules, sample_files, weather_files = twin.paths("pace"), twin.paths("glerl"), twin.paths("gridmet")
+    elif source == "real":
+        twin, real = None, paths.real_dir()
+        granules = sorted((real / "pace").glob("PACE_OCI.*.L2.OC_AOP.*.nc"))
+        sample_files = sorted((real / "glerl").glob("*.csv"))
+        weather_files = sorted((real / "gridmet").glob(f"*_{year}.nc"))
+        if not granules or not sample_files or not weather_files:
+            raise FileNotFoundError(f"no real data under {real}: run `spectm fetch pace|glerl|gridmet --year {year}` "
+                                    "first (PACE needs Earthdata credentials)")
+    else:
+        raise ValueError(f"source must be 'twin' or 'real', got {source!r}")
+    table = pixels.build_pixel_table(granules, WESTERN_LAKE_ERIE_BBOX, cache_dir=paths.data_dir() / "cache",
+                                     progress=False).load()
+    samples = glerl.read_glerl_many(sample_files)
+    weather = gridmet.open_gridmet(weather_files, bbox=WESTERN_LAKE_ERIE_BBOX).load()
+    out = {"twin": twin, "pixels": table, "samples": samples, "weather": weather}
+    for name, lead in (("current", 0), ("ahead", 8)):
+        matched = matchup.match_samples(samples, table, max_distance_km=2.0, max_days=4, lead_days=lead)
+        times = matched.table["time"].values if lead == 0 else matched.table["pixel_time"].values
+        features = weather_features.weather_features(weather, times, matched.table["latitude"].values,
+                                                     matched.table["longitude"].values)
+        out[name] = attach_weather(matched.table, features)
+        out[f"{name}_survival"] = matched.survival
+    return out
+
+
+def results_dir(profile: str, seed: int, source: str = "twin") -> Path:
+    """Where chapters leave the numbers that the side-by-side chapter gathers."""
+    path = paths.data_dir() / "results" / f"{source}-{profile}-seed{seed}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_result(profile: str, seed: int, name: str, value, source: str = "twin") -> Path:
+    """Write one chapter's measured numbers as JSON, atomically."""
+    path = results_dir(profile, seed, source) / f"{name}.json"
+    partial = path.with_suffix(".json.part")
+    partial.write_text(json.dumps(value, indent=1, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    partial.replace(path)
+    return path
+
+
+def load_result(profile: str, seed: int, name: str, source: str = "twin"):
+    """The numbers a chapter saved; a clear error names the chapter to run first."""
+    path = results_dir(profile, seed, source) / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: execute the chapter that measures '{name}' first "
+                                "(make notebooks runs them in order)")
+    return json.loads(path.read_text())
