@@ -49,6 +49,10 @@ executed/.profile: FORCE
 executed/%.ipynb: book/notebooks/%.md $(PACKAGE) $(STAMP) executed/.profile
 	$(PY) -m spectm.book execute $< $@ --profile $(PROFILE)
 
+# Chapters that read numbers saved by earlier ones (spectm.experiments.save_result) run after them.
+executed/07_ablations.ipynb: executed/06_microcystin.ipynb
+executed/09_side_by_side.ipynb: $(filter-out executed/09_side_by_side.ipynb,$(EXECUTED))
+
 $(HTML): $(EXECUTED) $(BOOKFILES) $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@touch $@

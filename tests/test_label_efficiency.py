@@ -79,3 +79,12 @@ def test_paired_difference_over_seeds():
     results.loc[5, "r2"] = 0.35
     wider = ablations.paired_difference(results, "family", "a", "b")
     assert wider["low"] < wider["difference"] < wider["high"]
+
+
+def test_the_ablation_ridge_never_predicts_outside_the_training_range():
+    X, y, _ = toy(n=60)
+    model = ablations.ridge().fit(X[:40], y[:40])
+    far = X[40:] * 100.0
+    predicted = model.predict(far)
+    assert predicted.min() >= y[:40].min() and predicted.max() <= y[:40].max()
+    assert np.ptp(model.predict(X[40:])) > 0
