@@ -88,3 +88,10 @@ def test_the_ablation_ridge_never_predicts_outside_the_training_range():
     predicted = model.predict(far)
     assert predicted.min() >= y[:40].min() and predicted.max() <= y[:40].max()
     assert np.ptp(model.predict(X[40:])) > 0
+
+
+def test_describe_factor_words():
+    reference = table([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert label_efficiency.describe_factor(table([0.25] * 5), reference) == "3.16x"
+    assert label_efficiency.describe_factor(table([0.9] * 5), reference).startswith("more than 20x")
+    assert label_efficiency.describe_factor(table([0.05] * 5), reference).startswith("at most 1x")

@@ -77,3 +77,13 @@ def efficiency_factor(method: pd.DataFrame, reference: pd.DataFrame, at: float =
     lo, hi = np.log(fractions[i - 1]), np.log(fractions[i])
     t = (target - r2[i - 1]) / (r2[i] - r2[i - 1])
     return float(np.exp(lo + t * (hi - lo)) / at)
+
+
+def describe_factor(method: pd.DataFrame, reference: pd.DataFrame, at: float = 0.05) -> str:
+    """:func:`efficiency_factor` in words: ``"3.16x"``, ``"more than 20x"`` or ``"at most 1x"``."""
+    factor = efficiency_factor(method, reference, at)
+    if np.isinf(factor):
+        return f"more than {1 / at:.0f}x (the reference never reaches it)"
+    if float(reference["r2"].iloc[0]) >= float(method.loc[at, "r2"]):
+        return f"at most {factor:.2g}x (the reference is as good or better with the fewest labels)"
+    return f"{factor:.2f}x"
