@@ -99,12 +99,14 @@ def embeddings(run: Path, rrs: np.ndarray, batch_size: int = 2048) -> np.ndarray
     return np.concatenate(out) if out else np.empty((0, model.config.width), np.float32)
 
 
-def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = "twin") -> dict:
+def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = "twin",
+                   water: str = "lake_erie") -> dict:
     """Everything the downstream chapters read, built once and cached on disk.
 
     Returns ``twin`` (the manifest, or None for real data), ``pixels`` (the pixel table), ``samples``
     (GLERL), ``weather`` (gridMET), and ``current`` / ``ahead``: the current-week and 8-day-ahead
     matchup tables with the 52 weather features attached (for ``ahead``, weather up to the image date).
+    ``water`` picks the twin's water body (``spectm.twin.WATERS``; the transfer test uses "turbid_bay").
     """
     from spectm.data import glerl, gridmet, matchup, pixels
     from spectm.data import weather as weather_features
@@ -114,8 +116,8 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
 
     settings = get_profile(profile)
     if source == "twin":
-        twin = simulate_twin(paths.twin_dir(settings["twin_size"], seed, year), size=settings["twin_size"],
-                             seed=seed, year=year, progress=False)
+        twin = simulate_twin(paths.twin_dir(settings["twin_size"], seed, year, water), size=settings["twin_size"],
+                             seed=seed, year=year, water=water, progress=False)
         granules, sample_files, weather_files = twin.paths("pace"), twin.paths("glerl"), twin.paths("gridmet")
     elif source == "real":
         twin, real = None, paths.real_dir()

@@ -24,9 +24,10 @@ def data_dir() -> Path:
     return root
 
 
-def twin_dir(size: str, seed: int, year: int = 2024) -> Path:
-    """The folder of one Lake Erie twin (size, seed, year)."""
-    return data_dir() / "twin" / f"{size}-seed{seed}-{year}"
+def twin_dir(size: str, seed: int, year: int = 2024, water: str = "lake_erie") -> Path:
+    """The folder of one twin (size, seed, year, and the water body when it is not Lake Erie)."""
+    suffix = "" if water == "lake_erie" else f"-{water}"
+    return data_dir() / "twin" / f"{size}-seed{seed}-{year}{suffix}"
 
 
 def real_dir() -> Path:

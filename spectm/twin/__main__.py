@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from spectm.twin.config import SIZES
+from spectm.twin.config import SIZES, WATERS
 from spectm.twin.simulate import simulate_twin
 
 
@@ -16,15 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--layout", default="3.1", choices=["3.0", "3.1", "3.2"])
+    parser.add_argument("--water", default="lake_erie", choices=sorted(WATERS),
+                        help="CDOM and sediment regime (turbid_bay: a second water body for transfer tests)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     manifest = simulate_twin(args.out, size=args.size, seed=args.seed, year=args.year, layout=args.layout,
-                             progress=not args.no_progress)  # fmt: skip
+                             progress=not args.no_progress, water=args.water)  # fmt: skip
     kinds = {}
     for f in manifest.files:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
     state = "reused" if manifest.reused else f"written in {manifest.seconds:.1f} s"
-    print(f"twin {args.size} seed {args.seed}: {state}; {manifest.total_bytes / 1e6:.1f} MB; "
+    print(f"twin {args.size} seed {args.seed} ({args.water}): {state}; {manifest.total_bytes / 1e6:.1f} MB; "
           + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f" -> {manifest.out_dir}")  # fmt: skip
     return 0
 

@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from spectm.twin.config import DETROIT_MOUTH, MAUMEE_MOUTH
+from spectm.twin.config import DETROIT_MOUTH, MAUMEE_MOUTH, WATERS, WaterOptics
 from spectm.twin.lake import ModelGrid
 from spectm.twin.weather import Weather, smooth_noise
 
-#: Background (lake) values that river water and decay relax towards.
-CDOM_BACKGROUND = 0.35
+#: Background (lake) CDOM that decay relaxes towards, in the default water (``WATERS["lake_erie"]``).
+CDOM_BACKGROUND = WATERS["lake_erie"].cdom_background
 #: Fields kept for every day (what the granules and samples need, and the truth files keep).
 FIELDS = ("chl_surface", "pc_surface", "cyano_surface", "chl_column", "cyano_column", "ag440", "tss",
           "water_temperature", "surface_factor")  # fmt: skip
@@ -101,8 +101,13 @@ class _Transport:
             field[...] = np.where(self.water, spread, 0.0)
 
 
-def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.random.Generator) -> BloomHistory:
-    """Integrate the fields daily from ``start`` to ``end`` (inclusive) under ``weather``."""
+def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.random.Generator,
+                    optics: WaterOptics = WATERS["lake_erie"]) -> BloomHistory:  # fmt: skip
+    """Integrate the fields daily from ``start`` to ``end`` (inclusive) under ``weather``.
+
+    ``optics`` sets the CDOM and sediment regime (river loads, bleaching, resuspension); the biology,
+    transport and random draws are the same for every water body.
+    """
     days = pd.date_range(start, end, freq="D")
     water = grid.water
     depth = np.where(water, grid.depth_m, 1.0)
@@ -119,7 +124,7 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
 
     state = {
         "cyano": np.full(shape, 0.3), "other": np.full(shape, 4.0), "nutrient": np.full(shape, 25.0),
-        "ag440": np.full(shape, 0.6), "tss": np.full(shape, 10.0),
+        "ag440": np.full(shape, optics.cdom_initial), "tss": np.full(shape, optics.tss_initial),
     }  # fmt: skip
     for field in state.values():
         field *= water
@@ -164,17 +169,19 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
 
         # rivers: exchange a fraction of the mouth cells' water with river water
         exchange = min(0.8, flow * 86400.0 / maumee_volume)
-        river = {"cyano": 0.1, "other": 8.0, "nutrient": 100.0 + 0.15 * flow, "ag440": 3.0 + 0.0015 * flow,
-                 "tss": 30.0 + 0.12 * flow}  # fmt: skip
-        detroit = {"cyano": 0.05, "other": 2.5, "nutrient": 8.0, "ag440": 0.2, "tss": 3.0}
+        river = {"cyano": 0.1, "other": 8.0, "nutrient": 100.0 + 0.15 * flow,
+                 "ag440": optics.river_cdom[0] + optics.river_cdom[1] * flow,
+                 "tss": optics.river_tss[0] + optics.river_tss[1] * flow}  # fmt: skip
+        detroit = {"cyano": 0.05, "other": 2.5, "nutrient": 8.0, "ag440": optics.north_inflow_cdom,
+                   "tss": optics.north_inflow_tss}  # fmt: skip
         for name, field in state.items():
             field += maumee_zone * exchange * (river[name] - field)
             field += detroit_zone * 0.6 * (detroit[name] - field)
 
         # CDOM bleaching, sediment settling / wind resuspension
         ag = state["ag440"]
-        ag += (CDOM_BACKGROUND - ag) / 40.0
-        resuspended = 3.0 + 4.0 * max(wind - 3.0, 0.0) ** 1.5 * (4.0 / depth)
+        ag += (optics.cdom_background - ag) / optics.cdom_bleaching_days
+        resuspended = optics.resuspension_floor + optics.resuspension_gain * max(wind - 3.0, 0.0) ** 1.5 * (4.0 / depth)
         tss = state["tss"]
         tss += np.where(resuspended > tss, 0.5, 0.35) * (resuspended - tss)
 

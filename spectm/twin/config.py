@@ -40,6 +40,58 @@ class TwinSize:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class WaterOptics:
+    """The CDOM and sediment regime of a twin water body: what its rivers bring and how it clears.
+
+    Why: a transfer test needs a second water body whose optics differ from Lake Erie's while its
+    geography, weather, sampling and file formats stay the same, so that any drop in skill comes from
+    the water's colour and not from the plumbing. Units: CDOM absorption at 440 nm in 1/m, mineral
+    suspended solids (TSS) in g m-3, discharge in m3/s.
+    """
+
+    name: str
+    cdom_background: float  # what CDOM relaxes (bleaches) towards, 1/m
+    cdom_bleaching_days: float  # e-folding time of that relaxation
+    cdom_initial: float  # 1/m on the first day of spin-up
+    tss_initial: float  # g m-3 on the first day of spin-up
+    river_cdom: tuple[float, float]  # Maumee-mouth water: a_g(440) = a + b * discharge
+    river_tss: tuple[float, float]  # Maumee-mouth water: TSS = a + b * discharge
+    north_inflow_cdom: float  # the Detroit-mouth inflow's a_g(440)
+    north_inflow_tss: float  # and its TSS
+    resuspension_floor: float  # TSS that settling approaches in calm weather, g m-3
+    resuspension_gain: float  # extra TSS per (m/s above 3 m/s)^1.5 at 4 m depth
+    description: str = ""
+
+
+#: The water bodies the twin can simulate. ``lake_erie`` is the default twin (its values are the ones
+#: the twin always had; quick twin, season-wide 10-90 % range: a_g(440) 0.7-2.6 1/m, TSS 5-36 g m-3);
+#: ``turbid_bay`` is a hypothetical turbid, coloured bay on the same geography (a_g(440) about 2.4-6.4
+#: 1/m, TSS 16-86 g m-3): a browner, siltier river at the Maumee position, a turbid northern inflow in
+#: place of the clear Detroit River, slower CDOM bleaching and stronger wind resuspension. Its darker
+#: water also slows algal growth (light limitation uses the same attenuation), so blooms are weaker.
+WATERS: dict[str, WaterOptics] = {
+    "lake_erie": WaterOptics(
+        "lake_erie", cdom_background=0.35, cdom_bleaching_days=40.0, cdom_initial=0.6, tss_initial=10.0,
+        river_cdom=(3.0, 0.0015), river_tss=(30.0, 0.12), north_inflow_cdom=0.2, north_inflow_tss=3.0,
+        resuspension_floor=3.0, resuspension_gain=4.0,
+        description="western Lake Erie: clear Detroit River water in the north, the Maumee plume in the south-west"),
+    "turbid_bay": WaterOptics(
+        "turbid_bay", cdom_background=1.2, cdom_bleaching_days=70.0, cdom_initial=1.6, tss_initial=30.0,
+        river_cdom=(6.0, 0.004), river_tss=(80.0, 0.3), north_inflow_cdom=1.0, north_inflow_tss=20.0,
+        resuspension_floor=12.0, resuspension_gain=9.0,
+        description="hypothetical turbid bay: coloured, silty rivers and strong resuspension (transfer tests only)"),
+}  # fmt: skip
+
+
+def get_water(name: str) -> WaterOptics:
+    """The named water body; an unknown name is an error that lists the known ones."""
+    try:
+        return WATERS[name]
+    except KeyError:
+        raise ValueError(f"unknown twin water {name!r}: expected one of {', '.join(WATERS)}") from None
+
+
 SIZES: dict[str, TwinSize] = {
     "quick": TwinSize("quick", 3.6, description="CI: the May-October season at 3.6 km pixels"),
     "season": TwinSize("season", 1.2, description="the May-October season at 1.2 km pixels, one overpass a day"),

@@ -33,7 +33,7 @@ from spectm.data.pace import l2_aop_filename, write_l2_aop
 from spectm.physics.optics import simulate_rrs
 from spectm.twin.atmosphere import observe, plan_overpass
 from spectm.twin.blooms import BloomHistory, simulate_blooms
-from spectm.twin.config import SEASON_END, SPINUP_START, TWIN_VERSION, get_size
+from spectm.twin.config import SEASON_END, SPINUP_START, TWIN_VERSION, get_size, get_water
 from spectm.twin.lake import is_water, model_grid
 from spectm.twin.samples import simulate_samples, toxin_quota
 from spectm.twin.weather import WEATHER_VARIABLES, simulate_weather
@@ -59,8 +59,11 @@ class TwinManifest:
         return [Path(self.out_dir) / f["path"] for f in self.files if kind is None or f["kind"] == kind]
 
 
-def _settings(size: str, seed: int, year: int, layout: str) -> dict:
-    return {"size": size, "seed": int(seed), "year": int(year), "layout": str(layout), "twin_version": TWIN_VERSION}
+def _settings(size: str, seed: int, year: int, layout: str, water: str = "lake_erie") -> dict:
+    settings = {"size": size, "seed": int(seed), "year": int(year), "layout": str(layout), "twin_version": TWIN_VERSION}
+    if water != "lake_erie":  # the default twin's settings (and so its manifest and truth file) stay as they were
+        settings["water"] = water
+    return settings
 
 
 def _load_complete(out_dir: Path, settings: dict) -> TwinManifest | None:
@@ -149,15 +152,19 @@ def _write_truth(path: Path, history: BloomHistory, year: int, settings: dict) -
 
 
 def simulate_twin(out_dir, size: str = "quick", seed: int = 0, year: int = 2024, layout: str = "3.1",
-                  progress: bool = True) -> TwinManifest:  # fmt: skip
+                  progress: bool = True, water: str = "lake_erie") -> TwinManifest:  # fmt: skip
     """Simulate one season of the Lake Erie twin and write it as real-format files under ``out_dir``.
 
     ``size``: "quick" (3.6 km pixels) or "season" (1.2 km); ``layout``: L2 AOP processing version
-    ("3.1" layout A, "3.2" layout B). Deterministic for (size, seed, year, layout). Returns the manifest;
-    if ``out_dir`` already holds a complete manifest of the same settings, nothing is rewritten.
+    ("3.1" layout A, "3.2" layout B). ``water``: the CDOM and sediment regime (``config.WATERS``):
+    "lake_erie" (default) or "turbid_bay", a second water body for transfer tests with the same
+    geography, weather draws, sampling and file formats. Deterministic for (size, seed, year, layout,
+    water). Returns the manifest; if ``out_dir`` already holds a complete manifest of the same
+    settings, nothing is rewritten. Give each water body its own ``out_dir``.
     """
     out = Path(out_dir)
-    settings = _settings(size, seed, year, layout)
+    optics = get_water(water)
+    settings = _settings(size, seed, year, layout, water)
     done = _load_complete(out, settings)
     if done is not None:
         return done
@@ -181,7 +188,7 @@ def simulate_twin(out_dir, size: str = "quick", seed: int = 0, year: int = 2024,
 
     # water
     grid = model_grid(twin_size.pixel_km)
-    history = simulate_blooms(grid, weather, f"{year}-{SPINUP_START}", f"{year}-{SEASON_END}", rng_blooms)
+    history = simulate_blooms(grid, weather, f"{year}-{SPINUP_START}", f"{year}-{SEASON_END}", rng_blooms, optics)
     timings["blooms_s"] = time.perf_counter() - clock - sum(timings.values())
 
     # samples
