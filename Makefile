@@ -57,9 +57,11 @@ $(HTML): $(EXECUTED) $(BOOKFILES) $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@touch $@
 
-## benchmarks  : run the speed and memory benchmarks (ratios against reference runs)
+## benchmarks  : run every speed and memory benchmark (ratios against reference runs; results in benchmarks/results)
 benchmarks: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks train
+	$(PY) -m benchmarks data --size season
+	$(PY) -m benchmarks grid
 
 ## clean-book  : remove executed notebooks and the HTML
 clean-book:

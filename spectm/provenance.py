@@ -7,6 +7,7 @@ traced to the code and settings that made it.
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import platform
 import subprocess
 from importlib import metadata
@@ -47,8 +48,31 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def provenance(profile: str, seed: int | None = None, source: str = "twin") -> pd.DataFrame:
-    """A one-column table of everything needed to trace a notebook's results."""
+class Provenance:
+    """Shown as one summary line that opens into the full table (HTML), or as the table (text)."""
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+
+    def __getitem__(self, key: str) -> str:
+        return self.table.loc[key, "value"]
+
+    def summary(self) -> str:
+        keys = ("profile", "data source", "seed", "git commit", "executed (UTC)")
+        return " · ".join(f"{key} {self[key]}" for key in keys)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in self.table["value"].items())
+        return (f"<details><summary><b>Provenance</b>: {html.escape(self.summary())}</summary>"
+                f"<table>{rows}</table></details>")
+
+    def __repr__(self) -> str:
+        return self.table.to_string()
+
+
+def provenance(profile: str, seed: int | None = None, source: str = "twin") -> Provenance:
+    """Everything needed to trace a notebook's results: one line in the book, a table when opened."""
     rows = {
         "profile": profile,
         "data source": source,
@@ -59,4 +83,4 @@ def provenance(profile: str, seed: int | None = None, source: str = "twin") -> p
     }
     rows.update({package: _version(package) for package in _PACKAGES})
     rows["executed (UTC)"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    return pd.DataFrame({"value": rows}).rename_axis("provenance")
+    return Provenance(pd.DataFrame({"value": rows}).rename_axis("provenance"))
