@@ -34,7 +34,7 @@ class ModelConfig:
     n_bands: int = 122  # size of the Normalizer's per-band statistics (the model grid)
     n_wavelength_frequencies: int = 32  # sin/cos pairs of the wavelength embedding
     decoder_width: int = 192
-    decoder_depth: int = 3
+    decoder_depth: int = 2  # light: the encoder is what downstream uses; 2 x 192 keeps the paper size near 6M
     decoder_heads: int = 6
     encoder_sees_mask_tokens: bool = False  # True: SimMIM-like; False: MAE-style drop + decoder
     loss_weights: tuple[float, float, float] = (1.0, 0.5, 0.3)  # reconstruction, indices, temporal
