@@ -52,14 +52,28 @@ def run_config(profile: str, masking: str = "targeted", seed: int = 0, **overrid
     return settings
 
 
+#: Modules whose code decides what a pretraining run learns: a change to any of them starts new runs.
+_TRAINING_CODE = ("model.py", "train.py", "masking.py", "datasets.py", "checkpoint.py", "physics/indices.py")
+
+
+def code_fingerprint() -> str:
+    """A short hash of the source of the modules that shape a pretraining run."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _TRAINING_CODE:
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def run_dir(table: xr.Dataset, config: dict, data_tag: str = "") -> Path:
     """Where the run of ``config`` on ``table`` lives: ``data/runs/<masking>-seed<k>-<key>``.
 
     ``data_tag`` names any selection of the training data beyond the default date split (an ablation's
-    subsample), so runs on different data never share a folder.
+    subsample), so runs on different data never share a folder; the key also holds
+    :func:`code_fingerprint`, so a run made by older training code is never reused.
     """
     trajectory = {k: v for k, v in config.items() if k not in ("progress", "resume", "device")}
-    text = json.dumps(trajectory, sort_keys=True, default=str) + table_fingerprint(table) + data_tag
+    text = json.dumps(trajectory, sort_keys=True, default=str) + table_fingerprint(table) + data_tag + code_fingerprint()
     key = hashlib.sha256(text.encode()).hexdigest()[:10]
     return paths.data_dir() / "runs" / f"{config['profile']}-{config['masking']}-seed{config['seed']}-{key}"
 
