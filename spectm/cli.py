@@ -54,13 +54,13 @@ def _book(args: argparse.Namespace) -> int:
     return book.main(["execute", str(args.source), str(args.target), "--profile", args.profile])
 
 
-def _twin(args: argparse.Namespace, rest: list[str]) -> int:
+def _twin(rest: list[str]) -> int:
     from spectm.twin.__main__ import main as twin_main
 
     return twin_main(rest)
 
 
-def _pretrain(args: argparse.Namespace, rest: list[str]) -> int:
+def _pretrain(rest: list[str]) -> int:
     from spectm.train import main as train_main
 
     return train_main(rest)
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     # Subcommands that own their argument parsers get the rest of the line unchanged.
     delegated = {"twin": _twin, "pretrain": _pretrain}
     if argv and argv[0] in delegated:
-        return delegated[argv[0]](argparse.Namespace(), argv[1:])
+        return delegated[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(prog="spectm", description="SpecTM reproduced: tools behind the book")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("twin", help="write the Lake Erie twin (spectm twin --help)")
