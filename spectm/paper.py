@@ -1,0 +1,62 @@
+"""The paper's numbers, each once, with the section that states it.
+
+Imtiaz, Nasr Azadani and Alamdari (2026), *SpecTM: Spectral Targeted Masking for Trustworthy Foundation
+Models*. The paper ships no code and no data, so its numbers are claims to test, not results to reuse:
+chapters quote them from here (and only from here) and set the book's own measurements beside them.
+Every value below is the paper's, measured on NASA PACE OCI imagery and NOAA GLERL samples of Lake Erie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One number the paper reports: what it measures, its value and unit, and where the paper says it."""
+
+    key: str
+    what: str
+    value: float
+    unit: str
+    section: str
+
+    def __str__(self) -> str:
+        return f"{self.value:g}{' ' + self.unit if self.unit else ''}"
+
+
+_CLAIMS = (
+    Claim("reconstruction_r", "masked-band reconstruction, SpecTM (pooled r, held-out split)", 0.999, "",
+          "IV-A"),
+    Claim("spline_r", "masked-band reconstruction, cubic-spline interpolation (pooled r)", 0.96, "", "IV-A"),
+    Claim("samples_current", "matched samples, current week (<= 2 km, +-4 days)", 147, "samples", "IV"),
+    Claim("samples_ahead", "temporally paired samples, 8 days ahead", 98, "samples", "IV"),
+    Claim("r2_current", "microcystin R^2, current week, SpecTM", 0.695, "", "Abstract, IV-B"),
+    Claim("r2_ahead", "microcystin R^2, 8 days ahead, SpecTM", 0.620, "", "Abstract, IV-B"),
+    Claim("baseline_current", "best baseline R^2, current week (Ridge)", 0.51, "", "Abstract, IV-B"),
+    Claim("baseline_ahead", "best baseline R^2, 8 days ahead (SVR)", 0.31, "", "Abstract, IV-B"),
+    Claim("aux_only", "weather (AUX) features only, R^2", 0.624, "", "IV-C"),
+    Claim("ssl_plus_all", "SSL embeddings + all features, R^2", 0.640, "", "IV-C"),
+    Claim("targeted_minus_random", "targeted minus random masking, R^2", 0.037, "", "Abstract, IV-C"),
+    Claim("label_efficiency", "label efficiency at 5 % of labels", 2.2, "x", "Abstract"),
+    Claim("baseline_configurations", "baseline configurations searched (7 algorithms x 78 feature sets)",
+          26208, "", "IV"),
+    Claim("microcystin_min", "smallest matched microcystin", 0.10, "ug/L", "IV"),
+    Claim("microcystin_max", "largest matched microcystin", 10.70, "ug/L", "IV"),
+    Claim("diagnostic_bands", "diagnostic bands masked (of 122)", 28, "bands", "III-A"),
+    Claim("encoder_parameters", "encoder parameters (6-layer ViT, width 256)", 6e6, "", "III-C"),
+)
+
+#: The claims by key: ``PAPER["r2_current"].value`` is 0.695.
+PAPER: dict[str, Claim] = {claim.key: claim for claim in _CLAIMS}
+
+#: The SSL task weights lambda1 (reconstruction), lambda2 (indices), lambda3 (8-day prediction), Section III-C.
+LOSS_WEIGHTS = {"reconstruction": 1.0, "indices": 0.5, "temporal": 0.3}
+
+
+def claim(key: str) -> Claim:
+    """The paper's claim ``key``; an unknown key names the known ones."""
+    try:
+        return PAPER[key]
+    except KeyError:
+        raise KeyError(f"the paper has no claim {key!r}: known claims are {', '.join(PAPER)}") from None
