@@ -141,6 +141,40 @@ class RepeatedGroupKFold:
             yield from self.repeat_splits(groups, repeat)
 
 
+class LeaveOneSeasonOut:
+    """Train on every other season, test on one: the split a forecaster would accept.
+
+    A season is a year of samples (and of imagery: pretraining must see only the training seasons, which
+    :func:`spectm.experiments.season_pretraining_data` enforces). It has one "repeat" whose folds are the
+    seasons, in sorted order, so it can stand in for :class:`RepeatedGroupKFold` in
+    :func:`evaluate_features`; weeks stay the unit of the bootstrap.
+    """
+
+    n_repeats = 1
+
+    def __init__(self, seasons):
+        self.seasons = np.asarray(seasons)
+        if np.unique(self.seasons).size < 2:
+            raise ValueError("leave-one-season-out needs at least two seasons; got "
+                             f"{np.unique(self.seasons).tolist()}")
+
+    @property
+    def n_splits(self) -> int:
+        return int(np.unique(self.seasons).size)
+
+    def repeat_splits(self, groups, repeat: int = 0):
+        if np.asarray(groups).size != self.seasons.size:
+            raise ValueError(f"{np.asarray(groups).size} samples but {self.seasons.size} season labels")
+        index = np.arange(self.seasons.size)
+        for season in np.unique(self.seasons):
+            yield index[self.seasons != season], index[self.seasons == season]
+
+
+def sample_season(dates) -> np.ndarray:
+    """The season (calendar year of the local date) of each sample."""
+    return pd.DatetimeIndex(np.asarray(dates, dtype="datetime64[ns]")).year.to_numpy(np.int64)
+
+
 def scores(y_true, y_pred, weights=None) -> dict[str, float]:
     """R^2 (1 - SSE/SST about the weighted mean of ``y_true``), RMSE and MAE, optionally weighted."""
     y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
@@ -218,12 +252,15 @@ def _fit(model, X, y, groups):
 
 
 def evaluate_features(X, y, groups, model_factory: Callable[[], object], n_splits: int = 5, n_repeats: int = 5,
-                      seed: int = 0, level: float = 0.95, n_boot: int = 1000) -> EvaluationResult:  # fmt: skip
+                      seed: int = 0, level: float = 0.95, n_boot: int = 1000,
+                      splitter=None) -> EvaluationResult:  # fmt: skip
     """Out-of-fold scores of ``model_factory()`` on ``(X, y)`` under week-grouped repeated K-fold.
 
     ``model_factory`` returns a fresh unfitted scikit-learn regressor (a ``GridSearchCV`` is fitted with
     the groups, so its inner search is grouped by week as well). Returns per-repeat pooled scores, the
     out-of-fold predictions, the mean over repeats and the week-bootstrap interval at ``level``.
+    ``splitter`` replaces the week-grouped K-fold (e.g. :class:`LeaveOneSeasonOut`); the bootstrap still
+    resamples weeks.
     """
     X = np.asarray(X, np.float64)
     y = np.asarray(y, np.float64)
@@ -232,7 +269,8 @@ def evaluate_features(X, y, groups, model_factory: Callable[[], object], n_split
         raise ValueError(f"X {X.shape}, y {y.shape} and groups {groups.shape} must agree on the sample count")
     if not 0 < level < 1:
         raise ValueError(f"level={level}: expected a fraction in (0, 1)")
-    splitter = RepeatedGroupKFold(n_splits, n_repeats, seed)
+    splitter = splitter or RepeatedGroupKFold(n_splits, n_repeats, seed)
+    n_repeats = splitter.n_repeats
     oof = np.full((n_repeats, y.size), np.nan)
     rows, fold_params = [], []
     for repeat in range(n_repeats):

@@ -1,0 +1,101 @@
+"""The fair test's controls: persistence knows only the past, and every control is scored on the same folds."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from spectm.evaluate import controls, protocol
+
+
+def _samples(stations=("WE2", "WE4"), start="2024-06-03", weeks=12, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for w in range(weeks):
+        for s in stations:
+            local = pd.Timestamp(start) + pd.Timedelta(days=7 * w, hours=10)
+            mc = float(10 ** rng.normal(-0.3, 0.6))
+            rows.append({"station": s, "time": local.tz_localize("America/New_York").tz_convert("UTC").tz_localize(None),
+                         "depth_category": "Surface", "particulate_microcystin": max(mc, 0.1),
+                         "mc_censored": mc < 0.1, "chlorophyll_a": 10 ** rng.normal(1, 0.3),
+                         "phycocyanin": 10 ** rng.normal(0.5, 0.4)})
+    return pd.DataFrame(rows)
+
+
+def _table(samples, image_lag_days=0):
+    surface = samples.reset_index(drop=True)
+    times = surface["time"].to_numpy("datetime64[ns]")
+    return xr.Dataset({
+        "station": ("sample", surface["station"].to_numpy(str)),
+        "particulate_microcystin": ("sample", surface["particulate_microcystin"].to_numpy(float)),
+        "mc_censored": ("sample", surface["mc_censored"].to_numpy(bool)),
+        "chlorophyll_a": ("sample", surface["chlorophyll_a"].to_numpy(float)),
+        "phycocyanin": ("sample", surface["phycocyanin"].to_numpy(float)),
+        "pixel_time": ("sample", times - np.timedelta64(image_lag_days, "D")),
+    }, coords={"time": ("sample", times)})
+
+
+def test_persistence_uses_the_previous_visit_at_the_same_station_and_never_the_sample_itself():
+    samples = _samples()
+    table = _table(samples)
+    previous = controls.previous_visit(table, samples)
+    log_mc = np.log10(samples["particulate_microcystin"].to_numpy())
+    for i in range(len(samples)):
+        station = samples.loc[i, "station"]
+        earlier = samples.index[(samples["station"] == station) & (samples["time"] < samples.loc[i, "time"])]
+        if len(earlier) == 0:
+            assert np.isnan(previous.loc[i, "previous_log_mc"])
+        else:
+            assert previous.loc[i, "previous_log_mc"] == pytest.approx(log_mc[earlier[-1]])
+            assert previous.loc[i, "days_since"] == 7
+    assert np.isnan(previous["previous_log_mc"]).sum() == 2  # the first visit of each station
+
+
+def test_eight_days_ahead_persistence_knows_nothing_after_the_image_date():
+    samples = _samples()
+    table = _table(samples, image_lag_days=8)
+    previous = controls.previous_visit(table, samples, lead_days=8)
+    # the image is 8 days before the sample: the visit 7 days before the sample is in the image's future
+    assert (previous["days_since"].dropna() >= 14).all()
+
+
+def test_every_control_is_scored_on_the_same_folds():
+    samples = _samples(stations=("WE2", "WE4", "WE8"), weeks=16)
+    table = _table(samples)
+    features = {"persistence": controls.previous_visit(table, samples),
+                "bucket": controls.bucket_features(table),
+                "noise": np.random.default_rng(1).normal(size=(len(samples), 3))}
+    seen = []
+    real = protocol.RepeatedGroupKFold.repeat_splits
+
+    def spy(self, groups, repeat):
+        folds = [tuple(test) for _, test in real(self, groups, repeat)]
+        seen.append((repeat, tuple(folds)))
+        yield from ((np.setdiff1d(np.arange(len(groups)), t), np.asarray(t)) for t in folds)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(protocol.RepeatedGroupKFold, "repeat_splits", spy)
+        frame = controls.score_controls(table, features, n_splits=4, n_repeats=2, n_boot=50)
+    assert list(frame["features"]) == ["persistence", "bucket", "noise"]
+    per_control = [seen[i:i + 2] for i in range(0, len(seen), 2)]
+    assert len(per_control) == 3 and per_control[0] == per_control[1] == per_control[2]
+    assert set(frame.attrs["oof"]) == {"persistence", "bucket", "noise"}
+
+
+def test_leave_one_season_out_never_puts_a_season_on_both_sides():
+    seasons = np.array([2024] * 5 + [2025] * 7)
+    splitter = protocol.LeaveOneSeasonOut(seasons)
+    folds = list(splitter.repeat_splits(np.arange(12)))
+    assert len(folds) == 2
+    for train, test in folds:
+        assert set(seasons[train]).isdisjoint(seasons[test])
+    with pytest.raises(ValueError, match="two seasons"):
+        protocol.LeaveOneSeasonOut([2024, 2024])
+
+
+def test_pca_inside_the_fold_keeps_at_most_the_components_the_fold_allows():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(8, 40)), rng.normal(size=8)
+    model = controls.downstream_model(n_components=10).fit(X, y)
+    pca = model.estimator_.steps[2][1]
+    assert pca.n_components_ <= 7
