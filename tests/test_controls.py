@@ -99,3 +99,22 @@ def test_pca_inside_the_fold_keeps_at_most_the_components_the_fold_allows():
     model = controls.downstream_model(n_components=10).fit(X, y)
     pca = model.estimator_.steps[2][1]
     assert pca.n_components_ <= 7
+
+
+def test_across_seasons_each_held_out_season_uses_the_features_built_without_it():
+    first = _samples(start="2024-06-03", weeks=10, seed=1)
+    second = _samples(start="2025-06-02", weeks=10, seed=2)
+    table = xr.concat([_table(first), _table(second)], dim="sample")
+    n = table.sizes["sample"]
+    season = protocol.sample_season(table["time"].values)
+    y, _ = protocol.table_target(table)
+    # the features "built without 2025" carry the target only for 2024 rows: a leak would show as a high R^2
+    leaky = np.where(season == 2025, y, 0.0)[:, None] + np.random.default_rng(0).normal(0, 1e-3, (n, 1))
+    honest = np.random.default_rng(1).normal(size=(n, 1))
+    frame = controls.score_across_seasons(table, {"per_season": {2024: honest, 2025: honest},
+                                                  "leak": {2024: honest, 2025: leaky}}, n_boot=50)
+    rows = frame.set_index("features")
+    assert rows.loc["per_season", "r2"] < 0.2
+    # 'leak' trains on 2024 rows (zeros) and cannot use the 2025 values it is handed at test time
+    assert rows.loc["leak", "r2_2025"] < 0.2
+    assert {"r2_2024", "r2_2025"} <= set(frame.columns)

@@ -167,3 +167,44 @@ def score_controls(table: xr.Dataset, features: dict[str, pd.DataFrame | np.ndar
     frame = pd.DataFrame(rows)
     frame.attrs["oof"], frame.attrs["y"], frame.attrs["groups"] = oof, y, groups
     return frame
+
+
+def score_across_seasons(table: xr.Dataset, features: dict, nondetects: str = "substitute_limit",
+                         reduce: dict[str, int] | None = None, level: float = 0.95, n_boot: int = 1000,
+                         seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """Leave-one-season-out R^2 of every feature set: fit on the other seasons, predict the held-out one.
+
+    ``table`` holds the matched samples of every season (its ``date`` gives the season). A value of
+    ``features`` is either one matrix (a control that learns nothing from imagery) or a dict
+    ``{held-out season: matrix}`` built by an encoder pretrained *without* that season's imagery, so no
+    test-season image reaches pretraining. Out-of-fold predictions are pooled over the held-out seasons;
+    the interval is the week bootstrap of :mod:`~spectm.evaluate.protocol`. Also reported per held-out
+    season (``r2_<season>``).
+    """
+    reduce = dict(REDUCED if reduce is None else reduce)
+    y, keep = protocol.table_target(table, nondetects)
+    dates = table["date"].values if "date" in table else table["time"].values
+    seasons = protocol.sample_season(dates)[keep]
+    groups = protocol.table_groups(table)[keep]
+    splitter = protocol.LeaveOneSeasonOut(seasons)
+    rows, oof_all = [], {}
+    for name, matrices in features.items():
+        oof = np.full(y.size, np.nan)
+        for train, test in splitter.repeat_splits(groups):
+            held_out = int(seasons[test[0]])
+            matrix = matrices[held_out] if isinstance(matrices, dict) else matrices
+            X = np.asarray(matrix, np.float64)[keep]
+            model = downstream_model(reduce.get(name)).fit(X[train], y[train])
+            oof[test] = model.predict(X[test])
+        boot = protocol.week_bootstrap_r2(y, oof, groups, n_boot=n_boot, seed=seed)
+        low, high = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2])
+        row = {"features": name, **protocol.scores(y, oof), "r2_low": float(low), "r2_high": float(high),
+               "n_samples": int(y.size), "n_weeks": int(np.unique(groups).size)}
+        for season in np.unique(seasons):
+            here = seasons == season
+            row[f"r2_{season}"] = protocol.scores(y[here], oof[here])["r2"]
+        rows.append(row)
+        oof_all[name] = oof
+    frame = pd.DataFrame(rows)
+    frame.attrs["oof"], frame.attrs["y"], frame.attrs["groups"], frame.attrs["seasons"] = oof_all, y, groups, seasons
+    return frame
