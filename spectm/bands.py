@@ -105,12 +105,25 @@ def wavelength_grid(name: str = "paper122") -> xr.DataArray:
     )
 
 
-def _as_wavelengths(wavelengths) -> np.ndarray:
-    if isinstance(wavelengths, (xr.DataArray, xr.Dataset)):
+def as_wavelengths(wavelengths, min_size: int = 1, increasing: bool = False) -> np.ndarray:
+    """Band centres in nm as a float64 1-D array, from whatever a caller holds.
+
+    Accepts a grid name (``"paper122"``), anything with a ``wavelength`` coordinate (DataArray, Dataset),
+    a torch tensor or a plain sequence. The one converter of the package: every module that takes
+    wavelengths goes through it, so each accepts the same inputs and refuses them with the same message.
+    """
+    if isinstance(wavelengths, str):
+        wavelengths = wavelength_grid(wavelengths)
+    if isinstance(wavelengths, (xr.DataArray, xr.Dataset)) and "wavelength" in wavelengths.coords:
         wavelengths = wavelengths["wavelength"].values
+    if hasattr(wavelengths, "detach"):
+        wavelengths = wavelengths.detach().cpu().numpy()
     values = np.asarray(wavelengths, dtype=np.float64)
-    if values.ndim != 1:
-        raise ValueError(f"wavelengths must be one-dimensional, got shape {values.shape}")
+    if values.ndim != 1 or values.size < min_size:
+        raise ValueError(f"wavelengths must be a 1-D sequence of at least {min_size} nm value(s), "
+                         f"got shape {values.shape}")
+    if increasing and np.any(np.diff(values) <= 0):
+        raise ValueError("wavelengths must be strictly increasing")
     return values
 
 
@@ -124,7 +137,7 @@ def diagnostic_mask(wavelengths, windows: dict[str, tuple[float, float]] | None 
     Windows are half-open ``[start, stop)``, which is what reproduces the paper's 28 of 122 on the
     model grid. Accepts a sequence of wavelengths (nm) or anything with a ``wavelength`` coordinate.
     """
-    wl = _as_wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths)
     windows = DIAGNOSTIC_WINDOWS if windows is None else windows
     mask = np.zeros(wl.shape, dtype=bool)
     for start, stop in windows.values():
@@ -142,7 +155,7 @@ def diagnostic_mask(wavelengths, windows: dict[str, tuple[float, float]] | None 
 
 def window_name(wavelengths, windows: dict[str, tuple[float, float]] | None = None) -> xr.DataArray:
     """The diagnostic window each band falls in (``""`` for context bands)."""
-    wl = _as_wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths)
     windows = DIAGNOSTIC_WINDOWS if windows is None else windows
     names = np.full(wl.shape, "", dtype=object)
     for name, (start, stop) in windows.items():
@@ -156,8 +169,8 @@ def gap_mask(wavelengths, native=None, tolerance_nm: float = GAP_TOLERANCE_NM) -
     On the model grid these are the nine bands 590.0-610.0 nm in the OCI Rrs gap; they are carried as
     missing and never scored.
     """
-    wl = _as_wavelengths(wavelengths)
-    native = oci_rrs_centers() if native is None else _as_wavelengths(native)
+    wl = as_wavelengths(wavelengths)
+    native = oci_rrs_centers() if native is None else as_wavelengths(native)
     distance = np.abs(wl[:, None] - native[None, :]).min(axis=1)
     return _on_wavelength(
         distance > tolerance_nm,

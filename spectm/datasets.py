@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from spectm.bands import gap_mask, wavelength_grid
+from spectm.bands import as_wavelengths, gap_mask
 from spectm.physics import all_indices, simulate_rrs
 
 #: Index targets of the index head: a non-redundant subset of :data:`spectm.physics.INDEX_FUNCTIONS`
@@ -30,16 +30,9 @@ from spectm.physics import all_indices, simulate_rrs
 INDEX_NAMES = ("ci", "ss665", "ndci", "red_edge_height", "pc_baseline_depth", "simis_ratio")
 
 
-def _grid(wavelengths) -> np.ndarray:
-    """nm values of a grid name or of a 1-D sequence."""
-    if isinstance(wavelengths, str):
-        return wavelength_grid(wavelengths).values
-    return np.asarray(wavelengths, dtype=np.float64)
-
-
 def index_targets(rrs: np.ndarray, wavelengths, names=INDEX_NAMES) -> np.ndarray:
     """``(N, K)`` float32 indices of ``rrs`` ``(N, B)`` by :func:`spectm.physics.all_indices`; inf -> NaN."""
-    wl = _grid(wavelengths)
+    wl = as_wavelengths(wavelengths)
     spectra = xr.DataArray(np.asarray(rrs, dtype=np.float64), dims=("pixel", "wavelength"),
                            coords={"wavelength": wl})
     table = all_indices(spectra)
@@ -79,7 +72,7 @@ class PixelSpectra(torch.utils.data.Dataset):
         rrs = np.asarray(rrs, dtype=np.float32)
         if rrs.ndim != 2:
             raise ValueError(f"PixelSpectra: rrs must be (pixels, bands), got shape {rrs.shape}")
-        wl = _grid(wavelengths)
+        wl = as_wavelengths(wavelengths)
         if wl.shape != (rrs.shape[1],):
             raise ValueError(f"PixelSpectra: rrs has {rrs.shape[1]} bands, the grid {wl.size} wavelengths")
         n = rrs.shape[0]
@@ -158,7 +151,7 @@ def synthetic_spectra(n: int, seed: int = 0, wavelengths="paper122", n_dates: in
     ``rrs``, ``future``, ``time`` and the concentrations ``chl``, ``pc``, ``ag440``, ``tss``.
     """
     rng = np.random.default_rng(seed)
-    wl = _grid(wavelengths)
+    wl = as_wavelengths(wavelengths)
     bloom = rng.random(n) < 0.3
     chl = np.exp(rng.normal(np.where(bloom, 3.5, 1.5), 0.8))
     pc = chl * np.exp(rng.normal(np.where(bloom, 0.0, -2.0), 0.5))

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from spectm.bands import DIAGNOSTIC_WINDOWS, diagnostic_mask, gap_mask, window_name
+from spectm.bands import DIAGNOSTIC_WINDOWS, as_wavelengths, diagnostic_mask, gap_mask, window_name
 
 #: Masked bands per sample in the matched-budget comparison: |D| on the paper122 grid.
 DEFAULT_BUDGET = 28
@@ -46,20 +46,9 @@ SLAB_SIZE = 3
 NATIVE_RATIOS = {"random": 0.75, "random_spans": 0.75, "grouped": 0.75, "spectral_slabs": 0.90}
 
 
-def _wavelengths(wavelengths) -> np.ndarray:
-    if isinstance(wavelengths, torch.Tensor):
-        wavelengths = wavelengths.detach().cpu().numpy()
-    if isinstance(wavelengths, (xr.DataArray, xr.Dataset)):
-        wavelengths = wavelengths["wavelength"].values
-    values = np.asarray(wavelengths, dtype=np.float64)
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"wavelengths must be a non-empty 1-D sequence of nm, got shape {values.shape}")
-    return values
-
-
 def maskable_bands(wavelengths) -> np.ndarray:
     """Bool per band: True where a random family may mask it (every band except the OCI gap)."""
-    return ~gap_mask(_wavelengths(wavelengths)).values
+    return ~gap_mask(as_wavelengths(wavelengths)).values
 
 
 def native_count(n_tokens: int, ratio: float) -> int:
@@ -83,7 +72,7 @@ def _smallest_k(noise: torch.Tensor, k: int) -> torch.Tensor:
 
 def targeted(wavelengths, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """SpecTM: mask exactly the diagnostic bands D, identically for every sample (``generator`` is unused)."""
-    d = torch.from_numpy(diagnostic_mask(_wavelengths(wavelengths)).values)
+    d = torch.from_numpy(diagnostic_mask(as_wavelengths(wavelengths)).values)
     if generator is not None:
         d = d.to(generator.device)
     return d.unsqueeze(0).expand(batch_size, -1).clone()
@@ -103,7 +92,7 @@ def random(
 def span_lengths(wavelengths, budget: int = DEFAULT_BUDGET) -> list[int]:
     """Span lengths for ``random_spans``: the sizes of the diagnostic windows on this grid (10, 8, 10 on
     paper122), scaled to sum to ``budget`` by largest-remainder rounding."""
-    windows = window_name(_wavelengths(wavelengths)).values
+    windows = window_name(as_wavelengths(wavelengths)).values
     sizes = np.array([(windows == name).sum() for name in DIAGNOSTIC_WINDOWS], dtype=float)
     sizes = sizes[sizes > 0] if sizes.sum() > 0 else np.ones(1)
     exact = budget * sizes / sizes.sum()
@@ -204,7 +193,7 @@ def correlation_groups(spectra, n_groups: int) -> np.ndarray:
 
 def group_edges(groups, wavelengths) -> list[tuple[float, float]]:
     """The (first, last) wavelength in nm of every group, for reporting the data-driven grouping."""
-    groups, wl = np.asarray(groups), _wavelengths(wavelengths)
+    groups, wl = np.asarray(groups), as_wavelengths(wavelengths)
     return [(float(wl[groups == g].min()), float(wl[groups == g].max())) for g in range(groups.max() + 1)]
 
 
@@ -228,7 +217,7 @@ def grouped(
         raise ValueError(f"grouped masking: overshoot must be 'trim' or 'whole', got {overshoot!r}")
     device = generator.device
     labels = torch.as_tensor(np.asarray(groups), dtype=torch.long, device=device)
-    n_bands = _wavelengths(wavelengths).size
+    n_bands = as_wavelengths(wavelengths).size
     if labels.numel() != n_bands:
         raise ValueError(f"grouped masking: {labels.numel()} group labels for {n_bands} bands")
     labels = labels.masked_fill(~torch.from_numpy(maskable_bands(wavelengths)).to(device), -1)

@@ -43,7 +43,7 @@ import pandas as pd
 import xarray as xr
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
-from spectm.bands import DIAGNOSTIC_WINDOWS, window_name
+from spectm.bands import DIAGNOSTIC_WINDOWS, as_wavelengths, window_name
 
 METHODS = ("cubic", "linear", "pchip")
 EXTRAPOLATION = ("polynomial", "hold")
@@ -59,19 +59,6 @@ MIN_SPECTRUM_BANDS = 3
 
 # --------------------------------------------------------------------------------------------------
 # input checks
-
-
-def _wavelengths(wavelengths) -> np.ndarray:
-    if isinstance(wavelengths, (xr.DataArray, xr.Dataset)):
-        wavelengths = wavelengths["wavelength"].values
-    if hasattr(wavelengths, "detach"):
-        wavelengths = wavelengths.detach().cpu().numpy()
-    wl = np.asarray(wavelengths, dtype=np.float64)
-    if wl.ndim != 1 or wl.size < 2:
-        raise ValueError(f"wavelengths must be a 1-D sequence of at least 2 nm values, got shape {wl.shape}")
-    if np.any(np.diff(wl) <= 0):
-        raise ValueError("wavelengths must be strictly increasing")
-    return wl
 
 
 def _array(values, name: str, dtype=np.float64) -> np.ndarray:
@@ -195,7 +182,7 @@ def interpolate_masked(values, wavelengths, mask, method: str = "cubic", extrapo
     if extrapolation not in EXTRAPOLATION:
         raise ValueError(f"interpolate_masked: extrapolation must be one of {', '.join(EXTRAPOLATION)}, "
                          f"got {extrapolation!r}")
-    wl = _wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths, min_size=2, increasing=True)
     y = _spectra(values, "values", wl.size)
     mask = _flags(mask, "mask", y.shape)
     finite = np.isfinite(y)
@@ -285,7 +272,7 @@ def reconstruction_metrics(true, predicted, mask, observed=None, wavelengths=Non
     the window (the trough, the peak) was rebuilt: the stricter view. A pixel whose truth or prediction is
     flat over the window (e.g. ``extrapolation="hold"``) has no spectral r and is not counted.
     """
-    wl = _wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths, min_size=2, increasing=True)
     truth = _spectra(true, "true", wl.size)
     pred = _spectra(predicted, "predicted", wl.size)
     if pred.shape != truth.shape:
