@@ -92,6 +92,8 @@ def _named_failure(error: Exception, source: Path, running: Path, failed: Path,
     kept = running.exists()
     if kept:
         os.replace(running, failed)
+    else:
+        failed.unlink(missing_ok=True)  # a copy from an earlier run would be mistaken for this one
     if isinstance(error, PapermillExecutionError):
         index, count, code = error.cell_index, error.exec_count, error.source
     else:
@@ -120,7 +122,10 @@ def _last_started_cell(path: Path) -> tuple[int | None, int | None, str]:
     on a cell before running it, and a timeout or a dead kernel leaves no other trace of which cell it was."""
     import nbformat
 
-    cells = nbformat.read(path, as_version=4).cells
+    try:
+        cells = nbformat.read(path, as_version=4).cells
+    except (OSError, ValueError):  # cut short while papermill was saving it
+        return None, None, ""
     started = [i for i, cell in enumerate(cells) if cell.metadata.get("papermill", {}).get("start_time")]
     if not started:
         return None, None, ""

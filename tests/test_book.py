@@ -129,6 +129,8 @@ def test_a_run_that_stops_before_any_cell_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "_run_papermill", kernel_will_not_start)
     source = write(tmp_path, "x = 1")
     target = tmp_path / "out" / "chapter.ipynb"
+    target.parent.mkdir()
+    target.with_suffix(".failed.ipynb").write_text("{}")  # left by an earlier failed run
     expected = (r"(?s)chapter\.md: before any cell ran: stopped the run with RuntimeError: "
                 r"Kernel didn't respond.*no cell output was saved")
     with pytest.raises(book.NotebookFailed, match=expected):
