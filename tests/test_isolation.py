@@ -24,3 +24,17 @@ def test_twin_and_real_folders_follow_the_data_folder():
     root = Path(os.environ["SPECTM_DATA"])
     assert paths.twin_dir("quick", 0).is_relative_to(root)
     assert paths.real_dir().is_relative_to(root)
+
+
+def test_property_tests_have_no_deadline_and_write_no_database():
+    from hypothesis import settings
+
+    assert settings.default.deadline is None  # timing on a loaded machine must not fail a test
+    assert settings.default.database is None  # nothing written to .hypothesis/ in the checkout
+    assert settings.default.derandomize  # the same examples on every run
+
+
+def test_hypothesis_storage_is_outside_the_checkout():
+    from hypothesis.configuration import storage_directory
+
+    assert not storage_directory("constants", intent_to_write=False).path.resolve().is_relative_to(CHECKOUT)
