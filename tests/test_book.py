@@ -115,7 +115,7 @@ def test_a_cell_past_the_timeout_is_named_like_a_raising_cell(tmp_path, capsys):
 KERNEL_KILLERS = ["import os\nos._exit(1)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"]
 
 
-@pytest.mark.parametrize("cell", KERNEL_KILLERS)
+@pytest.mark.parametrize("cell", KERNEL_KILLERS, ids=["os._exit", "SIGKILL"])
 def test_a_cell_that_kills_its_kernel_is_named_like_a_raising_cell(tmp_path, capsys, cell):
     code, err, source, target = run_main(tmp_path, capsys, cell)
     assert code == 1
