@@ -2,8 +2,9 @@
 
 The book is built in two steps (run first, render later, as OB.DAAC and Pythia do): this module turns a
 jupytext MyST source into an executed ``.ipynb`` under a named profile; jupyter-book then renders the
-executed notebooks without running them again. A failing notebook stops the build with a message
-naming the notebook and the cell, and leaves the failed copy beside the target for inspection; the
+executed notebooks without running them again. A failing notebook (a cell that raises, runs past the
+per-cell timeout or kills its kernel) stops the build with a message naming the notebook and the cell,
+and leaves the failed copy beside the target for inspection; the
 target itself is only written (atomically) when every cell ran.
 
 Usage: ``python -m spectm.book execute book/notebooks/x.md executed/x.ipynb --profile quick``.
@@ -39,7 +40,6 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
     """Run ``source`` (MyST markdown) top to bottom with ``profile`` and write ``target``; returns seconds."""
     import jupytext
     import nbformat
-    import papermill
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
@@ -53,23 +53,9 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
     nbformat.write(notebook, staged)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(staged),
-            str(running),
-            parameters={"profile": profile},
-            kernel_name="python3",
-            cwd=str(source.parent),
-            execution_timeout=timeout,
-            progress_bar=False,
-            report_mode=False,
-        )
-    except papermill.PapermillExecutionError as error:
-        os.replace(running, failed)
-        raise NotebookFailed(
-            f"{source}: cell {error.cell_index} (execution count {error.exec_count}) raised "
-            f"{error.ename}: {error.evalue}\n--- cell source ---\n{error.source}\n"
-            f"(the partly executed notebook is in {failed})"
-        ) from None
+        _run_papermill(staged, running, source.parent, profile, timeout)
+    except Exception as error:  # a raising cell, a cell timeout, a dead kernel: all named the same way
+        raise _named_failure(error, source, running, failed, timeout) from None
     finally:
         staged.unlink(missing_ok=True)
     executed = nbformat.read(running, as_version=4)
@@ -80,6 +66,71 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
     running.unlink(missing_ok=True)
     failed.unlink(missing_ok=True)
     return time.perf_counter() - start
+
+
+def _run_papermill(staged: Path, running: Path, cwd: Path, profile: str, timeout: int) -> None:
+    """papermill saves ``running`` after every cell, so a failed run leaves the cells that did run."""
+    import papermill
+
+    papermill.execute_notebook(
+        str(staged),
+        str(running),
+        parameters={"profile": profile},
+        kernel_name="python3",
+        cwd=str(cwd),
+        execution_timeout=timeout,
+        progress_bar=False,
+        report_mode=False,
+    )
+
+
+def _named_failure(error: Exception, source: Path, running: Path, failed: Path,
+                   timeout: int) -> NotebookFailed:
+    """One message for every way a run stops: the notebook, the cell, what happened, the cell's code."""
+    from papermill import PapermillExecutionError
+
+    kept = running.exists()
+    if kept:
+        os.replace(running, failed)
+    else:
+        failed.unlink(missing_ok=True)  # a copy from an earlier run would be mistaken for this one
+    if isinstance(error, PapermillExecutionError):
+        index, count, code = error.cell_index, error.exec_count, error.source
+    else:
+        index, count, code = _last_started_cell(failed) if kept else (None, None, "")
+    where = "before any cell ran:" if index is None else f"cell {index} (execution count {count})"
+    partly = f"the partly executed notebook is in {failed}" if kept else "no cell output was saved"
+    shown = f"\n--- cell source ---\n{code}" if code else ""
+    return NotebookFailed(f"{source}: {where} {_what_happened(error, timeout)}{shown}\n({partly})")
+
+
+def _what_happened(error: Exception, timeout: int) -> str:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        return f"raised {error.ename}: {error.evalue}"
+    if isinstance(error, CellTimeoutError):
+        return f"did not finish within the {timeout} s cell timeout (CellTimeoutError)"
+    if isinstance(error, DeadKernelError):
+        return f"killed the kernel (DeadKernelError: {error})"
+    return f"stopped the run with {type(error).__name__}: {error}"
+
+
+def _last_started_cell(path: Path) -> tuple[int | None, int | None, str]:
+    """(index, execution count, source) of the last cell papermill started; papermill stamps a start time
+    on a cell before running it, and a timeout or a dead kernel leaves no other trace of which cell it was."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(path, as_version=4).cells
+    except (OSError, ValueError):  # cut short while papermill was saving it
+        return None, None, ""
+    started = [i for i, cell in enumerate(cells) if cell.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return None, None, ""
+    cell = cells[started[-1]]
+    return started[-1], cell.get("execution_count"), cell.source
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,3 +70,69 @@ def test_a_failing_cell_names_notebook_and_cell_and_writes_no_target(tmp_path):
 def test_unknown_profile_is_refused(tmp_path):
     with pytest.raises(ValueError, match="quick"):
         book.execute(write(tmp_path, "x = 1"), tmp_path / "x.ipynb", profile="fast")
+
+
+#: Index of the last cell in the executed notebook: title, parameters, injected parameters, print, last.
+LAST_CELL = 4
+#: Per-cell timeout of the timeout test: far below the cell's 60 s sleep, far above a one-line cell.
+TIMEOUT_S = 3
+
+
+def run_main(tmp_path, capsys, last_cell):
+    source = write(tmp_path, last_cell)
+    target = tmp_path / "out" / "chapter.ipynb"
+    code = book.main(["execute", str(source), str(target), "--timeout", str(TIMEOUT_S)])
+    return code, capsys.readouterr().err, source, target
+
+
+def assert_named_failure(err, source, target, code, *expected):
+    assert err.startswith(f"FAILED: {source}: cell {LAST_CELL} (execution count")
+    for text in (code, *expected):
+        assert text in err
+    assert not target.exists()
+    assert str(target.with_suffix(".failed.ipynb")) in err
+    failed = json.loads(target.with_suffix(".failed.ipynb").read_text())
+    # papermill adds two marker cells to the copy after an exception; the index counts cells without them
+    cells = [c for c in failed["cells"] if "papermill-error-cell-tag" not in c["metadata"].get("tags", [])]
+    assert "".join(cells[LAST_CELL]["source"]) == code
+    assert sorted(p.name for p in target.parent.iterdir()) == ["chapter.failed.ipynb"]
+
+
+def test_a_raising_cell_fails_main_with_the_named_message(tmp_path, capsys):
+    cell = "raise ValueError('bad band grid')"
+    code, err, source, target = run_main(tmp_path, capsys, cell)
+    assert code == 1
+    assert_named_failure(err, source, target, cell, "raised ValueError: bad band grid")
+
+
+def test_a_cell_past_the_timeout_is_named_like_a_raising_cell(tmp_path, capsys):
+    cell = "import time\ntime.sleep(60)"
+    code, err, source, target = run_main(tmp_path, capsys, cell)
+    assert code == 1
+    assert_named_failure(err, source, target, cell, f"within the {TIMEOUT_S} s cell timeout (CellTimeoutError")
+
+
+KERNEL_KILLERS = ["import os\nos._exit(1)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"]
+
+
+@pytest.mark.parametrize("cell", KERNEL_KILLERS, ids=["os._exit", "SIGKILL"])
+def test_a_cell_that_kills_its_kernel_is_named_like_a_raising_cell(tmp_path, capsys, cell):
+    code, err, source, target = run_main(tmp_path, capsys, cell)
+    assert code == 1
+    assert_named_failure(err, source, target, cell, "killed the kernel (DeadKernelError")
+
+
+def test_a_run_that_stops_before_any_cell_says_so(tmp_path, monkeypatch):
+    def kernel_will_not_start(*args):
+        raise RuntimeError("Kernel didn't respond in 60 seconds")
+
+    monkeypatch.setattr(book, "_run_papermill", kernel_will_not_start)
+    source = write(tmp_path, "x = 1")
+    target = tmp_path / "out" / "chapter.ipynb"
+    target.parent.mkdir()
+    target.with_suffix(".failed.ipynb").write_text("{}")  # left by an earlier failed run
+    expected = (r"(?s)chapter\.md: before any cell ran: stopped the run with RuntimeError: "
+                r"Kernel didn't respond.*no cell output was saved")
+    with pytest.raises(book.NotebookFailed, match=expected):
+        book.execute(source, target)
+    assert sorted(p.name for p in target.parent.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import cartopy
@@ -17,6 +18,7 @@ import matplotlib.image as mimage  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import shapefile  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 import spectm  # noqa: E402
@@ -194,13 +196,45 @@ def test_western_basin_bbox_holds_the_glerl_stations_and_the_pace_grid():
     assert west <= -83.5 and east >= -82.45 and south <= 41.3 and north >= 42.2
 
 
-def test_build_script_reproduces_the_shipped_shapefile(tmp_path):
+def _pretend_today_is(monkeypatch, year, month, day):
+    """pyshp reads the day for the .dbf header from ``time.localtime``; make it another day."""
+    fake = time.struct_time((year, month, day, 12, 0, 0, 0, 1, 0))
+    monkeypatch.setattr(shapefile.time, "localtime", lambda *seconds: fake)
+
+
+@pytest.mark.parametrize("today", [(2026, 11, 25), (2031, 2, 3), (1999, 12, 31)])
+def test_build_script_reproduces_the_shipped_shapefile_on_any_day(tmp_path, monkeypatch, today):
+    _pretend_today_is(monkeypatch, *today)
     count = build.build(build.DEFAULT_SOURCE, tmp_path / "ne_110m_lakes")
     assert count == 25
     shipped = build.OUTPUT_STEM
     for ext in SHAPE_EXTENSIONS:
         rebuilt = (tmp_path / "ne_110m_lakes").with_suffix(ext)
         assert rebuilt.read_bytes() == shipped.with_suffix(ext).read_bytes(), ext
+    fixed = build.DBF_HEADER_DATE
+    assert shipped.with_suffix(".dbf").read_bytes()[1:4] == bytes((fixed.year - 1900, fixed.month, fixed.day))
+
+
+def test_build_comparison_sees_a_changed_attribute(tmp_path):
+    """The byte comparison above is not vacuous: one changed name changes the rebuilt .dbf."""
+    collection = json.loads(build.DEFAULT_SOURCE.read_text(encoding="utf-8"))
+    erie = next(f for f in collection["features"] if f["properties"]["name"] == "Lake Erie")
+    erie["properties"]["name_alt"] = "Lake Eerie"
+    edited = tmp_path / "edited.geojson"
+    edited.write_text(json.dumps(collection), encoding="utf-8")
+    build.build(edited, tmp_path / "ne_110m_lakes")
+    rebuilt = (tmp_path / "ne_110m_lakes.dbf").read_bytes()
+    shipped = build.OUTPUT_STEM.with_suffix(".dbf").read_bytes()
+    assert len(rebuilt) == len(shipped) and rebuilt[:4] == shipped[:4]
+    assert rebuilt != shipped and b"Lake Eerie" in rebuilt
+
+
+def test_stamp_dbf_date_refuses_a_file_that_is_not_a_dbase_table(tmp_path):
+    not_dbf = tmp_path / "lakes.dbf"
+    not_dbf.write_bytes(b"PK\x03\x04 a zip file")
+    with pytest.raises(ValueError, match=r"lakes\.dbf: byte 0 is not 0x03"):
+        build.stamp_dbf_date(not_dbf, build.DBF_HEADER_DATE)
+    assert not_dbf.read_bytes() == b"PK\x03\x04 a zip file"
 
 
 def test_build_script_rejects_a_source_that_disagrees_with_its_bbox(tmp_path):

@@ -175,6 +175,7 @@ def test_normalizer_nan_aware_round_trip_and_state_dict():
 
 
 def test_embedding_is_deterministic_in_eval_mode_and_sees_all_observed_bands():
+    torch.manual_seed(0)  # weights independent of whatever earlier tests drew
     model = SpecTM(model_config("quick", dropout=0.2)).eval()
     values = make_batch()["values"]
     a, b = model.embed(values, WL), model.embed(values, WL)
@@ -188,6 +189,7 @@ def test_embedding_is_deterministic_in_eval_mode_and_sees_all_observed_bands():
 
 
 def test_wavelength_embedding_handles_any_grid():
+    torch.manual_seed(0)
     embed = WavelengthEmbedding(16, 8)
     native = torch.tensor(wavelength_grid("oci_rrs172").values, dtype=torch.float32)
     out = embed(native)

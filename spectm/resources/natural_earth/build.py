@@ -9,6 +9,9 @@ SOURCE defaults to ``source/ne_110m_lakes.geojson`` next to this script; the ups
 attributes in :data:`KEPT_FIELDS` are written. The shapefile lands where cartopy looks for it inside a data
 directory: ``shapefiles/natural_earth/physical/ne_110m_lakes.{shp,shx,dbf,prj,cpg}``.
 
+The ``.dbf`` header stores a "last update" date; pyshp writes today's, so :func:`build` stamps the fixed
+:data:`DBF_HEADER_DATE` instead and a rebuild is byte-identical to the shipped files on any day.
+
 Each feature is checked against the ``bbox`` that upstream stores with it, so a damaged copy of the source
 (a lost digit, a missing vertex at an extreme) stops the build instead of shipping a wrong outline.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import shapefile
@@ -24,6 +28,9 @@ import shapefile
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE / "source" / "ne_110m_lakes.geojson"
 OUTPUT_STEM = HERE / "shapefiles" / "natural_earth" / "physical" / "ne_110m_lakes"
+
+#: Date written into bytes 1-3 of the ``.dbf`` header (the day the shipped files were first built).
+DBF_HEADER_DATE = date(2026, 11, 25)
 
 #: (dbf field name, dbf type, size, decimals): the Natural Earth attributes kept; translations are dropped.
 KEPT_FIELDS = (
@@ -85,6 +92,7 @@ def _check_bbox(feature: dict, rings: list, where: str) -> None:
 def build(source: Path = DEFAULT_SOURCE, output_stem: Path = OUTPUT_STEM) -> int:
     """Write the shapefile set for ``source``; return the number of records written."""
     collection = json.loads(Path(source).read_text(encoding="utf-8"))
+    output_stem = Path(output_stem)
     output_stem.parent.mkdir(parents=True, exist_ok=True)
     with shapefile.Writer(str(output_stem), shapeType=shapefile.POLYGON, encoding="utf-8") as writer:
         for name, kind, size, decimals in KEPT_FIELDS:
@@ -96,9 +104,18 @@ def build(source: Path = DEFAULT_SOURCE, output_stem: Path = OUTPUT_STEM) -> int
             _check_bbox(feature, rings, where)
             writer.poly(rings)
             writer.record(*[_dbf_value(properties.get(name), kind) for name, kind, _, _ in KEPT_FIELDS])
+    stamp_dbf_date(output_stem.with_suffix(".dbf"), DBF_HEADER_DATE)
     output_stem.with_suffix(".prj").write_text(WGS84_PRJ, encoding="ascii")
     output_stem.with_suffix(".cpg").write_text("UTF-8", encoding="ascii")
     return len(collection["features"])
+
+
+def stamp_dbf_date(dbf: Path, day: date) -> None:
+    """Overwrite the header's last-update date (bytes 1-3: years since 1900, month, day) with ``day``."""
+    with open(dbf, "r+b") as handle:
+        if handle.read(1) != b"\x03":
+            raise ValueError(f"{dbf}: byte 0 is not 0x03, expected a dBASE III table as pyshp writes")
+        handle.write(bytes((day.year - 1900, day.month, day.day)))
 
 
 def _dbf_value(value, kind: str):
