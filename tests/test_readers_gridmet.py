@@ -121,3 +121,64 @@ def test_same_day_twice(tmp_path):
     with pytest.raises(DataFormatError) as info:
         gridmet.open_gridmet([tmp_path / "a", tmp_path / "b"])
     assert info.value.field == "tmmx day" and "2024-07-01 twice" in str(info.value)
+
+
+def _coordinate(path, name, values):
+    with netCDF4.Dataset(path, "a") as nc:
+        nc[name][:] = values
+    return path
+
+
+@pytest.mark.parametrize(("axis", "shift"), [("lon", 360.0), ("lon", -2 * (-83.45)), ("lat", -90.0)])
+def test_grid_outside_conus_is_an_error(tmp_path, axis, shift):
+    """Longitudes in 0..360, a lost sign (+83), a latitude in the south: the bbox would silently select nothing."""
+    path = _write(tmp_path, "tmmx", JULY)
+    with netCDF4.Dataset(path) as nc:
+        values = nc[axis][:] + shift
+    _coordinate(path, axis, values)
+    with pytest.raises(DataFormatError) as info:
+        gridmet.open_gridmet_file(path, bbox=(-83.5, 41.3, -83.3, 41.5))
+    assert info.value.field == axis and "CONUS" in info.value.expected and str(path) in str(info.value)
+
+
+def test_uneven_grid_is_an_error(tmp_path):
+    path = _write(tmp_path, "tmmx", JULY)
+    _coordinate(path, "lon", LON + np.array([0.0, 0.0, 0.02, 0.0]))
+    with pytest.raises(DataFormatError) as info:
+        gridmet.open_gridmet_file(path)
+    assert info.value.field == "lon" and "evenly spaced" in info.value.expected
+
+
+def test_day_value_that_is_not_a_date(tmp_path):
+    path = _write(tmp_path, "tmmx", JULY)
+    _coordinate(path, "day", [45473.0, 1e30, 45475.0, 45476.0])
+    with pytest.raises(DataFormatError) as info:
+        gridmet.open_gridmet_file(path)
+    assert info.value.field == "file" and str(path) in str(info.value)
+
+
+def test_damage_anywhere_is_an_error_or_harmless(tmp_path):
+    """256 random bytes at 40 places: each read fails cleanly or returns the same values (before: 49 of
+    120 crashed with ``RuntimeError: NetCDF: HDF error`` and 2 with ``OverflowError``)."""
+    dates = pd.date_range("2024-07-01", periods=30)
+    rng = np.random.default_rng(4)
+    lat, lon = 41.3 + np.arange(20) / 24, -83.5 + np.arange(30) / 24
+    source = gridmet.write_gridmet_year(tmp_path / "tmmx_2024.nc", "tmmx", rng.uniform(285, 300, (30, 20, 30)), lat, lon, dates)
+    reference = gridmet.open_gridmet_file(source).drop_attrs()
+    data = source.read_bytes()
+    errors = 0
+    for fraction in np.linspace(0.005, 0.995, 40):
+        damaged = bytearray(data)
+        at = int(len(data) * fraction)
+        damaged[at : at + 256] = rng.integers(0, 256, 256, dtype=np.uint8).tobytes()
+        path = tmp_path / "damaged" / "tmmx_2024.nc"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(bytes(damaged))
+        try:
+            values = gridmet.open_gridmet_file(path).drop_attrs()
+        except DataFormatError as error:
+            assert error.file == str(path)
+            errors += 1
+            continue
+        assert values.equals(reference), f"damage at byte {at} changed the values silently"
+    assert errors > 10

@@ -310,6 +310,42 @@ def _check_days(array: xr.DataArray, spec: GridmetVariable, path) -> None:
                               found=f"only fill on {empty} ({int((~has_data).sum())} such days)")  # fmt: skip
 
 
+def _read_array(ds: xr.Dataset, path, bbox) -> tuple[xr.DataArray, str, str | None]:
+    """The data variable (day, lat, lon) cropped to ``bbox`` and loaded; its short name and file units."""
+    name = _data_variable(ds, path)
+    if "day" not in ds[name].dims:
+        raise DataFormatError(path, f"{name} dims", "a 'day' dimension", found=str(ds[name].dims))
+    short = _short_name(path, ds, name)
+    _check_grid(ds, path)
+    array = ds[name].transpose("day", "lat", "lon")
+    if bbox is not None:
+        west, south, east, north = bbox
+        lat, lon = ds["lat"].values, ds["lon"].values
+        array = array.isel(lat=np.flatnonzero((lat >= south) & (lat <= north)),
+                           lon=np.flatnonzero((lon >= west) & (lon <= east)))  # fmt: skip
+    file_units = ds[name].attrs.get("units")
+    return array.load().rename({"day": "time"}).rename(short), short, file_units
+
+
+#: gridMET covers CONUS (25.07-49.40 N, 124.77-67.06 W); coordinates outside this box are not gridMET's.
+CONUS_BOX = {"lat": (20.0, 55.0), "lon": (-130.0, -60.0)}
+
+
+def _check_grid(ds: xr.Dataset, path) -> None:
+    """``lat``/``lon`` finite, inside CONUS and evenly spaced (a corrupted or foreign grid is refused)."""
+    for axis, (low, high) in CONUS_BOX.items():
+        if axis not in ds.variables:
+            raise DataFormatError(path, axis, f"a {axis} coordinate", found="missing")
+        values = np.asarray(ds[axis].values, dtype=np.float64).reshape(-1)
+        if not (np.isfinite(values).all() and (values >= low).all() and (values <= high).all()):
+            raise DataFormatError(path, axis, f"finite degrees within {low:g}..{high:g} (CONUS)",
+                                  found=f"{np.nanmin(values):g}..{np.nanmax(values):g}" if np.isfinite(values).any() else "no finite value")  # fmt: skip
+        steps = np.diff(values)
+        if steps.size and ((steps == 0).any() or (np.abs(steps - steps.mean()) > 0.01 * abs(steps.mean())).any()):
+            raise DataFormatError(path, axis, "evenly spaced cell centres (one step, about 1/24 degree)",
+                                  found=f"steps {steps.min():.6g}..{steps.max():.6g}")  # fmt: skip
+
+
 def open_gridmet_file(path, bbox=None) -> xr.DataArray:
     """One yearly file as DataArray(time, lat, lon) named by the short name, cropped to ``bbox``.
 
@@ -323,21 +359,14 @@ def open_gridmet_file(path, bbox=None) -> xr.DataArray:
         ds = xr.open_dataset(path, engine="netcdf4")
     except FileNotFoundError:
         raise
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, OverflowError, RuntimeError, AttributeError) as error:  # HDF5 damage, day values that are not dates
         raise DataFormatError(path, "file", "a readable gridMET netCDF file", found=str(error)) from error
     with ds:
-        name = _data_variable(ds, path)
-        if "day" not in ds[name].dims:
-            raise DataFormatError(path, f"{name} dims", "a 'day' dimension", found=str(ds[name].dims))
-        short = _short_name(path, ds, name)
-        array = ds[name].transpose("day", "lat", "lon")
-        if bbox is not None:
-            west, south, east, north = bbox
-            lat, lon = ds["lat"].values, ds["lon"].values
-            array = array.isel(lat=np.flatnonzero((lat >= south) & (lat <= north)),
-                               lon=np.flatnonzero((lon >= west) & (lon <= east)))  # fmt: skip
-        file_units = ds[name].attrs.get("units")
-        array = array.load().rename({"day": "time"}).rename(short)
+        try:
+            array, short, file_units = _read_array(ds, path, bbox)
+        except (RuntimeError, OSError, OverflowError, AttributeError) as error:  # a chunk, attribute or day that does not decode
+            raise DataFormatError(path, "file", "readable data (every compressed chunk decodes)",
+                                  found=f"{type(error).__name__}: {error}") from error  # fmt: skip
     spec = VARIABLES[short]
     array = _to_gridmet_units(array, file_units, spec, path)
     _check_days(array, spec, path)

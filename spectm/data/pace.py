@@ -667,6 +667,18 @@ def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
     remote sensing reflectance in sr^-1, navigation out of range or all fill, no scan-line times, and
     compressed chunks that do not decode.
     """
+    try:
+        return _read_granule(path, bbox, exclude)
+    except (RuntimeError, OSError, AttributeError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        # HDF5 metadata (an attribute, a B-tree) that does not decode: the file is damaged
+        raise DataFormatError(path, "file", "a readable netCDF-4/HDF5 PACE OCI L2 file",
+                              found=f"{type(error).__name__}: {error}") from error  # fmt: skip
+
+
+def _read_granule(path, bbox, exclude) -> xr.Dataset:
+    """:func:`open_l2_aop` without the last-resort translation of HDF5 errors."""
     with _open(path) as nc:
         rrs_var = _get(nc, path, "geophysical_data/Rrs")
         flags_var = _get(nc, path, "geophysical_data/l2_flags")
