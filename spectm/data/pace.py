@@ -578,6 +578,7 @@ def _scan_line_times(nc, path, lines: int) -> np.ndarray:
     if times.shape != (lines,) or not ok.any():
         names = set(group.variables) if group is not None else set()
         found = "only fill" if "time" in names or {"year", "day", "msec"} <= names else "missing"
+        found = f"{times.size} values" if times.shape != (lines,) else found
         raise DataFormatError(path, "scan_line_attributes/time", f"one time per scan line ({lines}), seconds since "
                               "1970-01-01 (or year/day/msec) within 2020-2100", found=found)  # fmt: skip
     return np.where(ok, times, np.datetime64("NaT", "ns"))
