@@ -12,6 +12,10 @@ detected from the header. All three become one table with one row per sample:
 - Station-level fields (time, position, station depth) are written only on the surface row of a visit;
   other rows of the same visit inherit them, and core stations without a recorded position get the
   nominal one (``position_filled`` / ``time_filled`` say so).
+- Spreadsheet damage is screened, never passed on silently: UTF-16 and CR-only files are read; station
+  ids are normalised (``we2`` -> ``WE2``) and unknown sites dropped with a warning; exact duplicate rows
+  are dropped and conflicting ones kept, both reported (warning and ``attrs``); a lost position sign
+  is an error.
 """
 
 from __future__ import annotations

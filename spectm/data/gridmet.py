@@ -6,6 +6,10 @@ One file per variable and year, ``<short>_<year>.nc`` (``shared/specs/gridmet.md
 name. Values are packed uint16 (``_Unsigned``, fill 32767); open lake water and non-US land are fill,
 because gridMET is a CONUS land product. A gridMET day runs from about 07:00 UTC of its date to
 07:00 UTC of the next (midnight Mountain Standard Time).
+
+The reader trusts no label it can check: values are converted from the file's ``units`` to gridMET's
+(or refused when the units are unknown or the values contradict them), and a skipped, empty or
+duplicated day, a day one variable lacks, a grid outside CONUS and a damaged chunk are errors.
 """
 
 from __future__ import annotations
