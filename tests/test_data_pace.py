@@ -134,6 +134,9 @@ def test_hand_built_minimal_file(tmp_path, layout):
     flags[2, 0] = 2**9  # CLDICE
     path = tmp_path / "minimal.nc"
     build_minimal_l2(path, packed, lat, lon, flags, layout, band_values=oci_rrs_centers() if layout == "B" else None)
+    with netCDF4.Dataset(path, "a") as nc:  # scan-line times: without them the reader refuses the file
+        scan = nc.createGroup("scan_line_attributes")
+        scan.createVariable("time", "f8", ("number_of_lines",))[:] = (START - pd.Timestamp("1970-01-01")).total_seconds() + np.arange(lines)
     ds = pace.open_l2_aop(path)
     assert ds.attrs["layout"] == layout
     assert ds["Rrs"].values[1, 1, 0] == pytest.approx(0.005, abs=1e-8)
@@ -145,7 +148,7 @@ def test_hand_built_minimal_file(tmp_path, layout):
         [False, True, True, True],  # no navigation
         [False, True, True, True],  # CLDICE
     ]
-    assert np.isnat(ds["time"].values).all()  # no scan_line_attributes in this file
+    assert ds["time"].values[1] == np.datetime64("2024-07-15T16:30:01")
     assert ds.attrs["granule_start"] == "2024-07-15T16:30:00.000Z"
 
 

@@ -22,3 +22,7 @@ class DataFormatError(ValueError):
         if found is not None:
             message += f", found {found}"
         super().__init__(message)
+
+    def __reduce__(self):
+        """Rebuild from the four fields, so the error survives pickling (worker processes, caches)."""
+        return type(self), (self.file, self.field, self.expected, self.found)

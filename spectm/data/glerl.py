@@ -12,6 +12,10 @@ detected from the header. All three become one table with one row per sample:
 - Station-level fields (time, position, station depth) are written only on the surface row of a visit;
   other rows of the same visit inherit them, and core stations without a recorded position get the
   nominal one (``position_filled`` / ``time_filled`` say so).
+- Spreadsheet damage is screened, never passed on silently: UTF-16 and CR-only files are read; station
+  ids are normalised (``we2`` -> ``WE2``) and unknown sites dropped with a warning; exact duplicate rows
+  are dropped and conflicting ones kept, both reported (warning and ``attrs``); a lost position sign
+  is an error.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import warnings
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -143,11 +149,49 @@ def detect_layout(header: list[str], file=None) -> str:
 
 
 def _decode(raw: bytes) -> str:
-    """UTF-8 (BOM tolerated) when it decodes, else Latin-1 as in the NCEI 2012-2019 files."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """UTF-16 (BOM, or NUL-interleaved without one), UTF-8 (BOM tolerated), else Latin-1 as in the NCEI
+    2012-2019 files. Line ends become ``\\n`` whatever they were (CRLF, LF or old-Mac CR only)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+    elif len(raw) >= 4 and raw[1:4:2] == b"\0\0" and raw[0:4:2].count(0) == 0:
+        text = raw.decode("utf-16-le")
+    elif len(raw) >= 4 and raw[0:4:2] == b"\0\0" and raw[1:4:2].count(0) == 0:
+        text = raw.decode("utf-16-be")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# stations
+
+#: Site ids that are not in the station table but occur in the real files (glerl.md section 2):
+#: one-off bloom sites (``WE 2012.1``, ``2024.3``), transect samples (``T1-4-S``), the compiled file's
+#: ``Transect`` and the two spreadsheet-mangled 2014 labels (``1-Aug``).
+_OTHER_SITE_PATTERNS = (r"(WE ?)?\d{4}\.\d+", r"T\d+-\d+-[SB]", r"TRANSECT", r"\d+-AUG")
+
+
+def normalise_station(name: str) -> str:
+    """``we2`` / ``WE 2`` -> ``WE2``; other known id forms upper-cased the way the files write them."""
+    text = " ".join(str(name).split())
+    upper = text.upper()
+    core = re.fullmatch(r"WE ?(\d+)", upper)
+    if core and f"WE{core[1]}" in STATION_POSITIONS:
+        return f"WE{core[1]}"
+    if upper == "TRANSECT":
+        return "Transect"
+    if re.fullmatch(r"\d+-AUG", upper):
+        return upper[:-3] + "Aug"
+    return upper if any(re.fullmatch(p, upper) for p in _OTHER_SITE_PATTERNS) else text
+
+
+def is_known_station(name: str) -> bool:
+    """A station of the table or a site id of a documented form (one-off, transect)."""
+    upper = str(name).upper()
+    return name in STATION_POSITIONS or any(re.fullmatch(p, upper) for p in _OTHER_SITE_PATTERNS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -243,13 +287,20 @@ def _table(text: str, path) -> pd.DataFrame:
     return pd.DataFrame(body, columns=header, dtype=str)
 
 
-def read_glerl_csv(path, fill_station_fields: bool = True) -> pd.DataFrame:
+def read_glerl_csv(path, fill_station_fields: bool = True, keep_unknown_stations: bool = False) -> pd.DataFrame:
     """Read one GLERL sample CSV of any official layout into the common sample table.
 
     Columns: ``station``, ``date`` (local sampling date), ``local_time`` (Eastern clock), ``time`` (UTC),
     ``depth_category`` (Surface/Bottom/Scum/Mid-column), ``sample_depth_m``, ``station_depth_m``,
     ``latitude``, ``longitude``, each analyte of :data:`ANALYTES` (ug/L) with its censoring column,
     ``time_filled``, ``position_filled`` and ``source_format``; index ``sample``.
+
+    Station ids are normalised (``we2`` -> ``WE2``); rows of a site that is neither in the station table
+    nor of a documented id form are dropped with a warning unless ``keep_unknown_stations``. Exact
+    duplicate rows are dropped with a warning; rows of the same sample (station, date, depth) with
+    different values are kept, both, with a warning: replicate or typo cannot be told apart here.
+    ``attrs`` record all three (``unknown_stations``, ``duplicates_dropped``, ``conflicting_lines``).
+    A longitude east of Greenwich or a southern latitude (a lost sign) is an error naming the line.
     """
     path = Path(path)
     raw = path.read_bytes()
@@ -283,6 +334,8 @@ def read_glerl_csv(path, fill_station_fields: bool = True) -> pd.DataFrame:
         out[field], _ = _parse_measure(cells(field), path, names[field], np.nan, allow_censored=False)
     for field, flag in ANALYTES.items():
         out[field], out[flag] = _parse_measure(cells(field), path, names[field], BDL_LIMITS.get(field, np.nan))
+    _check_positions(out, path, names)
+    out, notes = _screen_rows(out, path, keep_unknown_stations)
     out["time_filled"] = False
     out["position_filled"] = False
     if fill_station_fields:
@@ -290,8 +343,52 @@ def read_glerl_csv(path, fill_station_fields: bool = True) -> pd.DataFrame:
     out["time"] = local_to_utc(out["local_time"])
     out["source_format"] = layout
     out = out[_OUTPUT_COLUMNS]
-    out.attrs = {"source_file": os.fspath(path), "layout": layout, "time_zone": "UTC", "units": dict(UNITS)}
+    out.attrs = {"source_file": os.fspath(path), "layout": layout, "time_zone": "UTC", "units": dict(UNITS), **notes}
     return out
+
+
+def _check_positions(out: pd.DataFrame, path, names: dict) -> None:
+    """Lake Erie is north and west: a positive longitude or negative latitude is a lost sign, not data.
+
+    No such row is known in the real files (glerl.md lists wrong positions, all with the right signs),
+    so the reader refuses the file instead of guessing which sign was meant.
+    """
+    for field, bad, expected in (
+        ("longitude", ~(out["longitude"] < 0) & out["longitude"].notna(), "a west longitude: negative degrees (about -83 for Lake Erie)"),
+        ("latitude", ~((out["latitude"] > 0) & (out["latitude"] <= 90)) & out["latitude"].notna(), "a north latitude: 0..90 degrees (about 41.7)"),
+        ("longitude", out["longitude"] < -180, "a longitude within -180..0 degrees"),
+    ):  # fmt: skip
+        if bad.any():
+            line = _row_numbers(bad.to_numpy())[0]
+            raise DataFormatError(path, names[field], expected, found=f"{out[field][bad].iloc[0]:g} on line {line}")
+
+
+_SAMPLE_KEY = ["station", "date", "depth_category", "sample_depth_m"]
+
+
+def _screen_rows(out: pd.DataFrame, path, keep_unknown_stations: bool) -> tuple[pd.DataFrame, dict]:
+    """Normalise station ids, drop unknown sites and exact duplicates, report conflicting duplicates."""
+    out["station"] = [normalise_station(name) for name in out["station"]]
+    known = np.array([is_known_station(name) for name in out["station"]], dtype=bool)
+    unknown = sorted(set(out["station"][~known]))
+    lines = pd.Series(_row_numbers(np.ones(len(out), bool)), index=out.index)
+    if unknown:
+        action = "kept (keep_unknown_stations=True)" if keep_unknown_stations else "dropped"
+        warnings.warn(f"{path}: {int((~known).sum())} rows of unknown stations {unknown} {action} "
+                      "(not in the GLERL station table nor a one-off/transect id)", stacklevel=3)  # fmt: skip
+        if not keep_unknown_stations:
+            out, lines = out[known], lines[known]
+    exact = out.duplicated(keep="first").to_numpy()
+    if exact.any():
+        warnings.warn(f"{path}: dropped {int(exact.sum())} duplicated rows (lines "
+                      f"{', '.join(map(str, lines[exact][:10]))}): same station, time and values as an earlier row", stacklevel=3)  # fmt: skip
+        out, lines = out[~exact], lines[~exact]
+    clash = out.duplicated(_SAMPLE_KEY, keep=False).to_numpy()
+    if clash.any():
+        warnings.warn(f"{path}: {int(clash.sum())} rows (lines {', '.join(map(str, lines[clash][:10]))}) give "
+                      "different values for the same station, date and sample depth; all kept", stacklevel=3)  # fmt: skip
+    notes = {"unknown_stations": unknown, "duplicates_dropped": int(exact.sum()), "conflicting_lines": lines[clash].tolist()}
+    return out.reset_index(drop=True).rename_axis("sample"), notes
 
 
 _OUTPUT_COLUMNS = [
@@ -319,12 +416,17 @@ def _fill_station_fields(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_glerl_many(paths) -> pd.DataFrame:
+def read_glerl_many(paths, keep_unknown_stations: bool = False) -> pd.DataFrame:
     """Read several GLERL files (any layouts) into one table, in the order given."""
-    frames = [read_glerl_csv(p) for p in paths]
+    frames = [read_glerl_csv(p, keep_unknown_stations=keep_unknown_stations) for p in paths]
     combined = pd.concat(frames, ignore_index=True)
     combined.index.name = "sample"
-    combined.attrs = {"source_files": [f.attrs["source_file"] for f in frames], "time_zone": "UTC", "units": dict(UNITS)}
+    combined.attrs = {
+        "source_files": [f.attrs["source_file"] for f in frames], "time_zone": "UTC", "units": dict(UNITS),
+        "unknown_stations": sorted({s for f in frames for s in f.attrs["unknown_stations"]}),
+        "duplicates_dropped": sum(f.attrs["duplicates_dropped"] for f in frames),
+        "conflicting_lines": {f.attrs["source_file"]: f.attrs["conflicting_lines"] for f in frames if f.attrs["conflicting_lines"]},
+    }  # fmt: skip
     return combined
 
 

@@ -481,10 +481,24 @@ def _get(nc, path, name: str):
     return node
 
 
-def _unpack(var, index=slice(None)) -> np.ndarray:
-    """Read ``var[index]`` as float32 with fill -> NaN and scale/offset applied (xarray's semantics)."""
+def _field(var) -> str:
+    """``group/name`` of a variable, as the errors name it."""
+    return f"{var.group().path.strip('/')}/{var.name}".lstrip("/")
+
+
+def _read_raw(var, index=slice(None), path=None) -> np.ndarray:
+    """``var[index]`` unscaled; a chunk HDF5 cannot decode (corrupted download) -> DataFormatError."""
     var.set_auto_maskandscale(False)
-    raw = np.asarray(var[index])
+    try:
+        return np.asarray(var[index])
+    except (RuntimeError, OSError, ValueError) as error:
+        raise DataFormatError(path, _field(var), "readable data (every compressed chunk decodes)",
+                              found=f"{type(error).__name__}: {error}") from error  # fmt: skip
+
+
+def _unpack(var, index=slice(None), path=None) -> np.ndarray:
+    """Read ``var[index]`` as float32 with fill -> NaN and scale/offset applied (xarray's semantics)."""
+    raw = _read_raw(var, index, path)
     attrs = var.ncattrs()
     data = raw.astype(np.float32)
     if "scale_factor" in attrs:
@@ -504,7 +518,7 @@ def _check_wavelengths(nc, path, rrs_var) -> tuple[str, np.ndarray]:
     size = rrs_var.shape[-1]
     if band_dim == "wavelength":
         field = "geophysical_data/wavelength"
-        values = _unpack(_get(nc, path, field)).astype(np.float64) if "wavelength" in rrs_var.group().variables else None
+        values = _unpack(_get(nc, path, field), path=path).astype(np.float64) if "wavelength" in rrs_var.group().variables else None
         layout = "B"
         if values is None:
             raise DataFormatError(path, field, "a float wavelength coordinate for layout B (3.2)", found="missing")
@@ -512,7 +526,7 @@ def _check_wavelengths(nc, path, rrs_var) -> tuple[str, np.ndarray]:
     else:
         field = "sensor_band_parameters/wavelength_3d"
         layout = "A"
-        values = _unpack(_get(nc, path, field)).astype(np.float64)
+        values = _unpack(_get(nc, path, field), path=path).astype(np.float64)
         ok = values.size == nominal.size and size == nominal.size and np.array_equal(values, nominal)
     if not ok or size != centers.size:
         shown = f"{values.size} values ({values[0]:g}-{values[-1]:g} nm)" if values.size else "0 values"
@@ -520,16 +534,110 @@ def _check_wavelengths(nc, path, rrs_var) -> tuple[str, np.ndarray]:
     return layout, centers.copy()
 
 
-def _scan_line_times(nc, lines: int) -> np.ndarray:
+#: Scan-line times outside this span are fill or garbage (PACE launched in February 2024).
+SCAN_TIME_SPAN = (np.datetime64("2020-01-01", "ns"), np.datetime64("2100-01-01", "ns"))
+
+
+def _times_from_seconds(seconds: np.ndarray) -> np.ndarray:
+    """Seconds since 1970 -> datetime64[ns]; non-finite or absurd values (fill) -> NaT."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    ok = np.isfinite(seconds) & (np.abs(seconds) < 1e10)
+    micro = np.round(np.where(ok, seconds, 0.0) * 1e6).astype("timedelta64[us]")
+    times = (np.datetime64("1970-01-01", "us") + micro).astype("datetime64[ns]")
+    return np.where(ok, times, np.datetime64("NaT", "ns"))
+
+
+def _times_from_year_day_msec(year, day, msec) -> np.ndarray:
+    """l2gen's year / day-of-year / millisecond-of-day columns -> datetime64[ns]; out-of-range -> NaT."""
+    year, day, msec = (np.asarray(v, dtype=np.int64) for v in (year, day, msec))
+    ok = (year >= 1970) & (year < 2200) & (day >= 1) & (day <= 366) & (msec >= 0) & (msec <= 86_400_000)
+    year, day, msec = (np.where(ok, v, d) for v, d in ((year, 1970), (day, 1), (msec, 0)))
+    start = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    times = (start + msec.astype("timedelta64[ms]")).astype("datetime64[ns]")
+    return np.where(ok, times, np.datetime64("NaT", "ns"))
+
+
+def _plausible_times(times: np.ndarray) -> np.ndarray:
+    return ~np.isnat(times) & (times >= SCAN_TIME_SPAN[0]) & (times < SCAN_TIME_SPAN[1])
+
+
+def _scan_line_times(nc, path, lines: int) -> np.ndarray:
+    """One UTC time per scan line from ``time``, else from ``year``/``day``/``msec``.
+
+    A file with no usable time on any line is an error: every pixel of it would carry NaT, and a
+    matchup would silently pair it with nothing (or, after an integer cast, with 1677). Lines whose
+    time alone is fill stay NaT and their pixels are not ``valid``.
+    """
     group = nc.groups.get("scan_line_attributes")
+    times = np.full(lines, np.datetime64("NaT", "ns"))
     if group is not None and "time" in group.variables:
-        seconds = np.ma.filled(np.ma.asarray(group.variables["time"][:], dtype=np.float64), np.nan)
-        return (np.datetime64("1970-01-01") + np.round(seconds * 1e6).astype("timedelta64[us]")).astype("datetime64[ns]")
-    if group is not None and {"year", "day", "msec"} <= set(group.variables):
-        year, day, msec = (np.asarray(group.variables[k][:], dtype=np.int64) for k in ("year", "day", "msec"))
-        start = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
-        return (start + msec.astype("timedelta64[ms]")).astype("datetime64[ns]")
-    return np.full(lines, np.datetime64("NaT"), dtype="datetime64[ns]")
+        times = _times_from_seconds(_read_raw(group.variables["time"], path=path))
+    if not _plausible_times(times).any() and group is not None and {"year", "day", "msec"} <= set(group.variables):
+        times = _times_from_year_day_msec(*(_read_raw(group.variables[k], path=path) for k in ("year", "day", "msec")))
+    ok = _plausible_times(times)
+    if times.shape != (lines,) or not ok.any():
+        names = set(group.variables) if group is not None else set()
+        found = "only fill" if "time" in names or {"year", "day", "msec"} <= names else "missing"
+        found = f"{times.size} values" if times.shape != (lines,) else found
+        raise DataFormatError(path, "scan_line_attributes/time", f"one time per scan line ({lines}), seconds since "
+                              "1970-01-01 (or year/day/msec) within 2020-2100", found=found)  # fmt: skip
+    return np.where(ok, times, np.datetime64("NaT", "ns"))
+
+
+def _check_navigation(path, lat: np.ndarray, lon: np.ndarray) -> None:
+    """Latitudes within +-90, longitudes within +-180, and at least one navigated pixel."""
+    for field, values, limit in (("navigation_data/latitude", lat, 90.0), ("navigation_data/longitude", lon, 180.0)):
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            raise DataFormatError(path, field, "navigated pixels (not every value fill)", found="only fill")
+        worst = float(finite[np.argmax(np.abs(finite))])
+        if abs(worst) > limit:
+            raise DataFormatError(path, field, f"degrees within -{limit:g}..{limit:g}", found=f"{worst:g}")
+
+
+#: Spellings of sr^-1 accepted on Rrs.
+RRS_UNITS = frozenset({"sr^-1", "sr-1", "1/sr", "sr**-1", "sr^{-1}", "sr^(-1)", "per sr", "per steradian"})
+#: The unpacked ``valid_max`` of Rrs: 0.1 sr^-1 in real files; outside this span the packing is not Rrs's.
+RRS_VALID_MAX_SPAN = (0.05, 0.25)
+#: The median of finite Rrs over a granule window: water sits near 0.001-0.03 sr^-1 (turbid or scum
+#: pixels a little higher); a larger or clearly negative median means the values are not Rrs in sr^-1.
+RRS_MEDIAN_SPAN = (-0.005, 0.06)
+
+
+def _check_rrs_metadata(path, var) -> None:
+    """Rrs's units, names and packed valid range must be those of remote sensing reflectance in sr^-1."""
+    field = "geophysical_data/Rrs"
+    attrs = {k: var.getncattr(k) for k in var.ncattrs()}
+    units = str(attrs.get("units", "")).strip()
+    if units.replace(" ", "") not in {u.replace(" ", "") for u in RRS_UNITS}:
+        raise DataFormatError(path, f"{field} units", "sr^-1 (remote sensing reflectance)", found=repr(units) if units else "missing")
+    standard_name = str(attrs.get("standard_name", RRS_STANDARD_NAME))
+    if standard_name != RRS_STANDARD_NAME:
+        raise DataFormatError(path, f"{field} standard_name", RRS_STANDARD_NAME, found=repr(standard_name))
+    long_name = str(attrs.get("long_name", "remote sensing reflectance"))
+    if "remote sensing reflectance" not in long_name.lower():
+        raise DataFormatError(path, f"{field} long_name", "'Remote sensing reflectance'", found=repr(long_name))
+    if "valid_max" in attrs:
+        top = float(attrs["valid_max"]) * float(attrs.get("scale_factor", 1.0)) + float(attrs.get("add_offset", 0.0))
+        low, high = RRS_VALID_MAX_SPAN
+        if not low <= top <= high:
+            raise DataFormatError(path, f"{field} scale_factor/add_offset", f"packing whose valid_max unpacks to "
+                                  f"{low:g}-{high:g} sr^-1 (real files: 0.1)", found=f"{top:g}")  # fmt: skip
+
+
+def _check_rrs_values(path, rrs: np.ndarray) -> None:
+    """The median of the read Rrs must look like water Rrs in sr^-1 (catches rescaled or rho files)."""
+    flat = rrs.reshape(-1)
+    if flat.size > 2_000_000:
+        flat = flat[np.linspace(0, flat.size - 1, 2_000_000).astype(np.int64)]
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return
+    median = float(np.median(flat))
+    low, high = RRS_MEDIAN_SPAN
+    if not low <= median <= high:
+        raise DataFormatError(path, "geophysical_data/Rrs", f"water Rrs in sr^-1 (median {low:g}..{high:g})",
+                              found=f"median {median:.4g}")  # fmt: skip
 
 
 def _bbox_window(lat: np.ndarray, lon: np.ndarray, bbox) -> tuple[slice, slice]:
@@ -554,9 +662,24 @@ def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
     ``bbox`` = (west, south, east, north) degrees crops to the smallest line/pixel window holding every
     pixel inside it (only that window is read). ``exclude`` is the flag set that makes a pixel not
     ``valid``; the default is NASA's L3 set for OCI Rrs. ``valid`` is also False where navigation or
-    every Rrs band is fill. Raises :class:`DataFormatError` for non-netCDF files, missing groups or
-    variables and an unexpected wavelength grid.
+    every Rrs band is fill, and where the scan line has no time. Raises :class:`DataFormatError`
+    (naming file, field and expectation) for non-netCDF files, missing groups or variables, an
+    unexpected wavelength grid, Rrs whose units, names, packing or typical values are not those of
+    remote sensing reflectance in sr^-1, navigation out of range or all fill, no scan-line times, and
+    compressed chunks that do not decode.
     """
+    try:
+        return _read_granule(path, bbox, exclude)
+    except (RuntimeError, OSError, AttributeError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        # HDF5 metadata (an attribute, a B-tree) that does not decode: the file is damaged
+        raise DataFormatError(path, "file", "a readable netCDF-4/HDF5 PACE OCI L2 file",
+                              found=f"{type(error).__name__}: {error}") from error  # fmt: skip
+
+
+def _read_granule(path, bbox, exclude) -> xr.Dataset:
+    """:func:`open_l2_aop` without the last-resort translation of HDF5 errors."""
     with _open(path) as nc:
         rrs_var = _get(nc, path, "geophysical_data/Rrs")
         flags_var = _get(nc, path, "geophysical_data/l2_flags")
@@ -565,20 +688,22 @@ def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
         if rrs_var.ndim != 3:
             raise DataFormatError(path, "geophysical_data/Rrs", "3 dims (lines, pixels, wavelength)", found=str(rrs_var.dimensions))
         layout, wavelengths = _check_wavelengths(nc, path, rrs_var)
-        lat, lon = _unpack(lat_var), _unpack(lon_var)
+        _check_rrs_metadata(path, rrs_var)
+        lat, lon = _unpack(lat_var, path=path), _unpack(lon_var, path=path)
         for name, array in (("navigation_data/latitude", lat), ("navigation_data/longitude", lon), ("geophysical_data/l2_flags", flags_var)):
             if array.shape != rrs_var.shape[:2]:
                 raise DataFormatError(path, name, f"shape {rrs_var.shape[:2]} like Rrs", found=str(array.shape))
+        _check_navigation(path, lat, lon)
+        times = _scan_line_times(nc, path, rrs_var.shape[0])
         rows, cols = _bbox_window(lat, lon, bbox)
-        lat, lon = lat[rows, cols], lon[rows, cols]
+        lat, lon, times = lat[rows, cols], lon[rows, cols], times[rows]
         if lat.size:
-            rrs = _unpack(rrs_var, (rows, cols, slice(None)))
-            flags_var.set_auto_maskandscale(False)
-            flags = np.asarray(flags_var[rows, cols]).astype(np.int32)
+            rrs = _unpack(rrs_var, (rows, cols, slice(None)), path=path)
+            flags = _read_raw(flags_var, (rows, cols), path).astype(np.int32)
+            _check_rrs_values(path, rrs)
         else:
             rrs = np.empty(lat.shape + (wavelengths.size,), np.float32)
             flags = np.empty(lat.shape, np.int32)
-        times = _scan_line_times(nc, rrs_var.shape[0])[rows]
         line_index = np.arange(rrs_var.shape[0])[rows]
         pixel_index = np.arange(rrs_var.shape[1])[cols]
         rrs_attrs = {k: rrs_var.getncattr(k) for k in ("long_name", "units", "standard_name") if k in rrs_var.ncattrs()}
@@ -586,6 +711,7 @@ def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
 
     exclude_mask = flag_bits(exclude)
     valid = ((flags & np.int32(exclude_mask)) == 0) & np.isfinite(lat) & np.isfinite(lon) & np.isfinite(rrs).any(axis=-1)
+    valid &= ~np.isnat(times)[:, None]
     coords = {
         "wavelength": ("wavelength", wavelengths, {"units": "nm", "long_name": "band centre wavelength", "standard_name": "radiation_wavelength"}),
         "nominal_wavelength": ("wavelength", oci_rrs_nominal(), {"units": "nm", "long_name": "nominal OCI band wavelength"}),
