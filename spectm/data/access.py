@@ -304,6 +304,22 @@ def _exact_size(entry: Mapping[str, Any]) -> int | None:
     return None
 
 
+#: PACE launched on 2024-02-08; OCI science granules start in 2024.
+PACE_FIRST_YEAR = 2024
+
+
+def pace_season(year: int) -> tuple[str, str]:
+    """The (start, end) dates of the Lake Erie bloom season searched for ``year`` (May to October);
+    :class:`UnavailableYear` before the PACE mission or after the current year."""
+    last = _current_year()
+    if not isinstance(year, int) or not PACE_FIRST_YEAR <= year <= last:
+        raise UnavailableYear(
+            f"PACE OCI has no granules for {year!r}: the mission's data start in {PACE_FIRST_YEAR} "
+            f"(launch 2024-02-08) and run to {last} (the current year)."
+        )
+    return f"{year}-05-01", f"{year}-10-31"
+
+
 def search_pace_granules(
     start: str,
     end: str,
@@ -807,8 +823,8 @@ def _cut_short(url, written, total, label, error, timeout) -> DownloadCutShort:
     text = str(error).lower()
     if isinstance(error, requests.exceptions.Timeout) or "timed out" in text or "timeout" in text:
         reason = "no data " + _describe_timeout(timeout)
-    else:
-        reason = f"connection closed: {_short_reason(error)}"
+    else:  # urllib3 words this as a ProtocolError around IncompleteRead: the byte counts say it better
+        reason = "the connection closed early"
     return DownloadCutShort(
         f"Download of {url} was cut short after {_bytes_of(written, total)} ({reason}); call again to resume "
         f"from {label}."
