@@ -13,7 +13,6 @@ import builtins
 import hashlib
 import socket
 import threading
-import time
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -52,10 +51,12 @@ HTML_PAGE = b"<!DOCTYPE html>\n<html><head><title>Earthdata Login</title></head>
 DATASHARE_HEADER = (
     b"Date,Site,Station_Depth_m,Sample_Depth_m,Sample_Depth_category,Arrival_Time,Departure_Time,Lat_deg,"
     b"Long_deg,Wind_speed_ms-1,Sky,Secchi_Depth_m,Temp_C,SpCond_uScm-1,BeamAtten_m-1,Transmiss_pct,DO_mgL-1,"
-    b"PAR_uEcm-2s-1,Turbidity_NTU,Particulate_Microcystin_ugL-1,Dissolved_Microcystin_ugL-1,Extracted_PC_ugL-1,"
+    b"PAR_uEcm-2s-1,Turbidity_NTU,Particulate_Microcystin_ugL-1,Dissolved_Microcystin_ugL-1,"
+    b"Extracted_PC_ugL-1,"
     b"Extracted_CHLa_ugL-1,Total_cyanobacteria_genes_copiesmL-1,mycE_genes_copiesmL-1\r\n"
 )
-DATASHARE_CSV = DATASHARE_HEADER + b"7/15/2024,WE8,5.31,1,Surface,8:20,8:37,41.83,-83.36" + b",1" * 16 + b"\r\n"
+DATASHARE_ROW = b"7/15/2024,WE8,5.31,1,Surface,8:20,8:37,41.83,-83.36" + b",1" * 16 + b"\r\n"
+DATASHARE_CSV = DATASHARE_HEADER + DATASHARE_ROW
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
@@ -134,7 +135,8 @@ class _FileHandler(BaseHTTPRequestHandler):
         """Send the status line for the range asked; return the first byte to send (None: answered)."""
         range_header, if_range = self.headers.get("Range"), self.headers.get("If-Range")
         current = set(validators.values())
-        if not (range_header and self.server.honour_range) or (if_range is not None and if_range not in current):
+        changed = if_range is not None and if_range not in current
+        if not (range_header and self.server.honour_range) or changed:
             self.send_response(200)  # no range asked, ranges off, or the copy changed since If-Range
             return 0
         start = int(range_header.removeprefix("bytes=").split("-")[0])
@@ -451,7 +453,8 @@ def test_resume_uses_last_modified_when_there_is_no_etag(file_server, tmp_path):
     _cut_first_attempt(file_server, url, dest)
     download_url(url, dest)
     expected = _validators(file_server, PAYLOAD)["Last-Modified"]
-    assert (file_server.seen[-1].get("range"), file_server.seen[-1].get("if-range")) == ("bytes=4096-", expected)
+    last = file_server.seen[-1]
+    assert (last.get("range"), last.get("if-range")) == ("bytes=4096-", expected)
     assert dest.read_bytes() == PAYLOAD
 
 
@@ -505,7 +508,8 @@ def test_a_refused_download_says_how_to_log_in(file_server, tmp_path):
 
 def test_a_server_that_never_answers_ends_with_one_timeout_and_no_retry(silent_server, tmp_path):
     dest = tmp_path / "sample.nc"
-    error = _finished_within_hang_guard(lambda: download_url(f"{silent_server.url}/data/x.nc", dest, timeout=(1, 1)))
+    url = f"{silent_server.url}/data/x.nc"
+    error = _finished_within_hang_guard(lambda: download_url(url, dest, timeout=(1, 1)))
     assert isinstance(error, DataAccessError) and not isinstance(error, DownloadCutShort)
     assert "no answer within the 1 s connect / 1 s read timeout" in str(error)
     assert isinstance(error.__cause__, requests.exceptions.Timeout)
@@ -515,7 +519,8 @@ def test_a_server_that_never_answers_ends_with_one_timeout_and_no_retry(silent_s
 
 def test_sessions_gain_a_default_timeout_for_calls_that_give_none(silent_server):
     session = with_default_timeout(requests.Session(), (1, 1))
-    error = _finished_within_hang_guard(lambda: session.get(f"{silent_server.url}/anything"))  # no timeout given
+    url = f"{silent_server.url}/anything"
+    error = _finished_within_hang_guard(lambda: session.get(url))  # no timeout given
     assert isinstance(error, requests.exceptions.Timeout)
     assert len(silent_server.accepted) == 1
 
@@ -689,7 +694,9 @@ def loopback_is_earthdata(monkeypatch, no_credentials):
     monkeypatch.setenv("EARTHDATA_TOKEN", "token-xyz")
 
 
-def test_download_granules_uses_umm_checksum_and_the_earthdata_token(file_server, tmp_path, loopback_is_earthdata):
+def test_download_granules_uses_umm_checksum_and_the_earthdata_token(
+    file_server, tmp_path, loopback_is_earthdata
+):
     good = GranuleRecord(
         name="sample.nc",
         url=f"{file_server.base}/data/sample.nc",
@@ -771,7 +778,8 @@ def test_gridmet_and_glerl_offline_fail_after_one_attempt_naming_the_host(tmp_pa
 
 
 def test_fetch_glerl_downloads_a_csv_from_any_url(file_server, tmp_path):
-    csv = b",station_name,timestamp,lat,lon,particulate_microcystin\n0,WE2,2024-07-15 12:05:00,41.76,-83.33,2.4\n"
+    csv = b",station_name,timestamp,lat,lon,particulate_microcystin\n"
+    csv += b"0,WE2,2024-07-15 12:05:00,41.76,-83.33,2.4\n"
     file_server.files["/glrl-hab-data.csv"] = csv
     path = fetch_glerl(tmp_path, url=f"{file_server.base}/glrl-hab-data.csv", expected_size=len(csv))
     assert path.name == "glrl-hab-data.csv" and path.read_bytes() == csv

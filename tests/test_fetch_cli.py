@@ -61,7 +61,11 @@ def sources(monkeypatch):
 @pytest.fixture
 def lookups(monkeypatch):
     seen, guarded = [], socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: seen.append(host) or guarded(host, *a, **k))
+    def counting(host, *args, **kwargs):
+        seen.append(host)
+        return guarded(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
     return seen
 
 
@@ -83,7 +87,9 @@ def _one_clear_sentence(capsys) -> str:
         ("pace", 2023, "PACE OCI has no granules for 2023"),
     ],
 )
-def test_a_year_without_data_is_one_sentence_at_once(capsys, tmp_path, lookups, monkeypatch, source, year, says):
+def test_a_year_without_data_is_one_sentence_at_once(
+    capsys, tmp_path, lookups, monkeypatch, source, year, says
+):
     monkeypatch.setattr(access, "_current_year", lambda: 2026)  # no dependence on today's date
     assert cli.main(["fetch", source, "--year", str(year), "--out", str(tmp_path)]) == 2
     assert says in _one_clear_sentence(capsys)
@@ -138,5 +144,6 @@ def test_a_missing_file_says_http_404(capsys, tmp_path, sources):
 
 def test_an_unreachable_source_says_cannot_reach(capsys, tmp_path, lookups):
     assert cli.main(["fetch", "glerl", "--year", "2019", "--out", str(tmp_path)]) == 2
-    assert _one_clear_sentence(capsys).startswith("Cannot reach raw.githubusercontent.com (network unavailable")
+    err = _one_clear_sentence(capsys)
+    assert err.startswith("Cannot reach raw.githubusercontent.com (network unavailable")
     assert lookups == ["raw.githubusercontent.com"]

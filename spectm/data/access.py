@@ -87,7 +87,9 @@ _GLERL_RAW_BASE = (
 GLERL_SEASON_FILES: dict[str, tuple[range, str]] = {
     "lake_erie_habs_field_sampling_results_2012_2018.csv": (range(2012, 2019), "Particulate Microcystin ("),
     "lake_erie_habs_field_sampling_results_2019.csv": (range(2019, 2020), "Particulate Microcystin ("),
-    "noaa-glerl-erie-habs-field-sampling-results-2020-2021.csv": (range(2020, 2022), "particulate_microcystin"),
+    "noaa-glerl-erie-habs-field-sampling-results-2020-2021.csv": (
+        range(2020, 2022), "particulate_microcystin"
+    ),
     "noaa-glerl-erie-habs-field-sampling-results-2022.csv": (range(2022, 2023), "particulate_microcystin"),
     "2024_WLE_Weekly_Datashare_CSV.csv": (range(2024, 2025), "Particulate_Microcystin_ugL-1"),
     "2025_WLE_Weekly_Datashare_CSV.csv": (range(2025, 2026), "Particulate_Microcystin_ugL-1"),
@@ -566,7 +568,7 @@ def download_url(
     content=None,
     deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> Path:
-    """Download ``url`` to ``dest``: verified, resumable, atomic and safe to run twice at once; return ``dest``.
+    """Download ``url`` to ``dest``: verified, resumable, atomic, safe to run twice at once; return ``dest``.
 
     A ``dest`` that already passes verification is kept without any request. Otherwise a lock on
     ``<dest>.lock`` makes concurrent fetches of one file wait for each other (the second finds the
@@ -579,7 +581,8 @@ def download_url(
     transfer; ``timeout`` bounds the connection and each read.
     """
     dest = Path(dest)
-    expect = _Expectation(expected_size, _digest_spec(sha256, checksum), content or _default_content_check(dest))
+    content = content or _default_content_check(dest)
+    expect = _Expectation(expected_size, _digest_spec(sha256, checksum), content)
     if _cached_and_verified(dest, expect):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -673,14 +676,15 @@ def _read_state(part: Path) -> dict:
 
 
 def _write_state(part: Path, url: str, response: requests.Response) -> None:
-    state = {"url": url, "etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
+    headers = response.headers
+    state = {"url": url, "etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified")}
     tmp = _sidecar(part).with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     os.replace(tmp, _sidecar(part))
 
 
 def _validator(state: Mapping[str, Any]) -> str | None:
-    """What ``If-Range`` may carry: a strong ETag, else the Last-Modified date (weak ETags are not allowed)."""
+    """What ``If-Range`` may carry: a strong ETag, else the Last-Modified date (a weak ETag may not)."""
     etag = state.get("etag")
     if etag and not str(etag).startswith("W/"):
         return str(etag)
@@ -695,7 +699,9 @@ def _discard(part: Path) -> None:
 # ------------------------------------------------------------------------------------------- transfer
 
 
-def _transfer(url, part: Path, session, timeout, expected_size, progress, deadline, retried=False) -> int | None:
+def _transfer(
+    url, part: Path, session, timeout, expected_size, progress, deadline, retried=False
+) -> int | None:
     """Append the missing bytes of ``url`` to ``part``; return the total size the server announced."""
     offset = part.stat().st_size if part.exists() else 0
     validator = _validator(_read_state(part)) if offset else None
@@ -811,7 +817,8 @@ def _write(sink, chunk: bytes) -> None:
         sink.write(chunk)
     except OSError as error:
         raise DataAccessError(
-            f"Cannot write {sink.name} ({error.strerror or error}); free disk space or choose another cache_dir."
+            f"Cannot write {sink.name} ({error.strerror or error}); free disk space or choose another "
+            f"cache_dir."
         ) from error
 
 
@@ -837,12 +844,15 @@ def _finish(url: str, part: Path, dest: Path, expect: _Expectation, announced: i
     target = expect.size if expect.size is not None else announced
     if target is not None and size < target:
         raise DownloadCutShort(
-            f"Download of {url} was cut short after {size} of {target} bytes; call again to resume from {part.name}."
+            f"Download of {url} was cut short after {size} of {target} bytes; call again to resume from "
+            f"{part.name}."
         )
     problem = _verification_problem(part, replace(expect, size=target))
     if problem is not None:
         _discard(part)
-        raise NotTheExpectedFile(f"Download of {url} failed verification ({problem}); the partial file was removed.")
+        raise NotTheExpectedFile(
+            f"Download of {url} failed verification ({problem}); the partial file was removed."
+        )
     os.replace(part, dest)
     _sidecar(part).unlink(missing_ok=True)
 
@@ -930,7 +940,8 @@ def gridmet_url(variable: str, year: int) -> str:
     last = _current_year()
     if not isinstance(year, int) or not GRIDMET_FIRST_YEAR <= year <= last:
         raise UnavailableYear(
-            f"gridMET has no yearly files for {year!r}: it covers {GRIDMET_FIRST_YEAR} to {last} (the current year)."
+            f"gridMET has no yearly files for {year!r}: it covers {GRIDMET_FIRST_YEAR} to {last} "
+            f"(the current year)."
         )
     return f"{GRIDMET_BASE_URL}/{variable}_{year}.nc"
 
@@ -980,8 +991,8 @@ def glerl_files_for_year(year: int) -> list[str]:
         return names
     covered = sorted({y for years, _ in GLERL_SEASON_FILES.values() for y in years})
     raise UnavailableYear(
-        f"GLERL has no public western Lake Erie samples for {year!r}: the files in shared/specs/glerl.md cover "
-        f"{covered[0]}-2022 and 2024-{covered[-1]} (none holds 2023)."
+        f"GLERL has no public western Lake Erie samples for {year!r}: the files in shared/specs/glerl.md "
+        f"cover {covered[0]}-2022 and 2024-{covered[-1]} (none holds 2023)."
     )
 
 
@@ -994,7 +1005,9 @@ def fetch_glerl_year(
 ) -> list[Path]:
     """Download the GLERL season file(s) for ``year`` into ``cache_dir``, each checked for its header."""
     return [
-        fetch_glerl(cache_dir, url=GLERL_RAW_URLS[name], timeout=timeout, session=session, deadline_s=deadline_s)
+        fetch_glerl(
+            cache_dir, url=GLERL_RAW_URLS[name], timeout=timeout, session=session, deadline_s=deadline_s
+        )
         for name in glerl_files_for_year(year)
     ]
 
@@ -1018,5 +1031,6 @@ def fetch_glerl(
     column = GLERL_HEADER_COLUMNS.get(name)
     content = csv_content(column, f"the GLERL CSV {name}")
     return download_url(
-        url, Path(cache_dir) / name, expected_size, None, timeout, session, content=content, deadline_s=deadline_s
+        url, Path(cache_dir) / name, expected_size, None, timeout, session, content=content,
+        deadline_s=deadline_s,
     )
