@@ -568,6 +568,20 @@ def test_pace_granules_must_be_hdf5_and_as_long_as_their_superblock_says(file_se
         assert not (tmp_path / name).exists()
 
 
+def test_a_real_netcdf4_file_cut_in_half_but_served_as_complete_is_refused(file_server, tmp_path):
+    netCDF4 = pytest.importorskip("netCDF4")
+    written = tmp_path / "written.nc"
+    with netCDF4.Dataset(written, "w", format="NETCDF4") as ds:
+        ds.createDimension("x", 2000)
+        ds.createVariable("v", "f4", ("x",))[:] = range(2000)
+    whole = written.read_bytes()
+    file_server.files["/half.nc"] = whole[: len(whole) // 2]  # Content-Length says this half is all
+    file_server.files["/whole.nc"] = whole
+    with pytest.raises(NotTheExpectedFile, match=f"superblock says {len(whole)} bytes"):
+        download_url(f"{file_server.base}/half.nc", tmp_path / "cache" / "half.nc")
+    assert download_url(f"{file_server.base}/whole.nc", tmp_path / "cache" / "whole.nc").read_bytes() == whole
+
+
 def test_gridmet_accepts_netcdf3_classic_files(file_server, tmp_path, monkeypatch):
     classic = b"CDF\x01" + bytes(300)
     file_server.files["/metdata/pr_2020.nc"] = classic
@@ -635,11 +649,11 @@ def test_two_concurrent_fetches_of_one_file_make_one_request_and_agree(file_serv
     real_wait = access._wait_for_lock
     waits = []
 
-    def observed_wait(handle):
+    def observed_wait(handle, *args):
         waits.append(threading.current_thread().name)
         if len(waits) == 2:
             second_waits.set()  # the second fetch reached the lock while the first one holds it
-        real_wait(handle)
+        real_wait(handle, *args)
 
     monkeypatch.setattr(access, "_wait_for_lock", observed_wait)
     results = {}
@@ -667,6 +681,18 @@ def test_each_process_writes_its_own_part(file_server, tmp_path):
     error = _cut_first_attempt(file_server, url, dest)
     [part] = [name for name in _parts(tmp_path) if name.endswith(".part")]
     assert part.startswith(f"sample.nc.{access.os.getpid()}-") and part in str(error)
+
+
+def test_a_fetch_waiting_for_another_one_gives_up_at_its_deadline(file_server, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    url, dest = f"{file_server.base}/data/sample.nc", tmp_path / "sample.nc"
+    with open(tmp_path / "sample.nc.lock", "a+b") as other:  # another process's fetch holds the lock
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        error = _finished_within_hang_guard(lambda: download_url(url, dest, deadline_s=0.2))
+    assert isinstance(error, DownloadTooSlow) and "another fetch of sample.nc held" in str(error)
+    assert _one_sentence(str(error)) and file_server.seen == [] and not dest.exists()
+    download_url(url, dest)  # once the lock is free the next call proceeds
+    assert dest.read_bytes() == PAYLOAD
 
 
 # --------------------------------------------------------------------------------------------- deadline

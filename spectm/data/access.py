@@ -587,7 +587,7 @@ def download_url(
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     deadline = _Deadline(deadline_s)
-    with _exclusive(dest):
+    with _exclusive(dest, url, deadline):
         if _cached_and_verified(dest, expect):  # another fetch finished it while this one waited
             return dest
         part = _own_part(dest, url)
@@ -610,11 +610,11 @@ def _cached_and_verified(dest: Path, expect: _Expectation) -> bool:
 
 
 @contextmanager
-def _exclusive(dest: Path):
+def _exclusive(dest: Path, url: str, deadline: _Deadline):
     """Hold an exclusive ``flock`` on ``<dest>.lock`` (a no-op where fcntl is missing, e.g. Windows)."""
     with open(dest.with_name(dest.name + ".lock"), "a+b") as handle:
         if fcntl is not None:
-            _wait_for_lock(handle)
+            _wait_for_lock(handle, url, deadline)
         try:
             yield
         finally:
@@ -622,9 +622,22 @@ def _exclusive(dest: Path):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _wait_for_lock(handle) -> None:
-    """Block until this process holds the lock; a separate function so tests can see the wait begin."""
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+_LOCK_POLL_S = 0.05
+
+
+def _wait_for_lock(handle, url: str, deadline: _Deadline) -> None:
+    """Wait for the lock while another fetch of the same file runs, but not past this call's deadline."""
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if deadline.passed():
+                raise DownloadTooSlow(
+                    f"Download of {url} did not start within its {deadline.seconds:g} s deadline: another "
+                    f"fetch of {Path(handle.name).stem} held {Path(handle.name).name} the whole time."
+                ) from None
+            time.sleep(_LOCK_POLL_S)
 
 
 class _Deadline:
