@@ -734,6 +734,8 @@ def _transfer(
                 _discard(part)
                 return _transfer(url, part, session, timeout, expected_size, progress, deadline, True)
         _raise_for_status(url, response)
+        if response.status_code == 206 and not offset and _content_range_start(response) != 0:
+            raise NotTheExpectedFile(f"{_host(url)} sent a range of {url} that was not asked for.")
         resumed = response.status_code == 206
         if not resumed:
             _write_state(part, url, response)  # before any byte, so an interruption can be resumed
