@@ -26,26 +26,43 @@ def _bands(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    """Download one source for one year; any failure is one sentence on stderr and exit code 2."""
     from spectm import paths
-    from spectm.data import access, glerl
-    from spectm.maps import WESTERN_LAKE_ERIE_BBOX
+    from spectm.data import access
 
     out = paths.real_dir() if args.out is None else args.out
     try:
-        if args.source == "pace":
-            found = access.search_pace_granules(f"{args.year}-05-01", f"{args.year}-10-31", WESTERN_LAKE_ERIE_BBOX,
-                                                version=args.version)
-            print(f"{len(found)} PACE OCI L2 AOP granules over western Lake Erie in {args.year}")
-            files = access.download_granules(found[: args.limit] if args.limit else found, f"{out}/pace")
-        elif args.source == "glerl":
-            files = [access.fetch_glerl(f"{out}/glerl", url=access.GLERL_RAW_URLS[glerl.datashare_filename(args.year)])]
-        else:
-            files = list(access.fetch_gridmet(access.GRIDMET_VARIABLES, [args.year], f"{out}/gridmet").values())
-    except access.DataAccessError as error:
+        files = _FETCHERS[args.source](args, f"{out}/{args.source}")
+    except access.DataAccessError as error:  # unreachable, cut short, not the file, or no data that year
         print(error, file=sys.stderr)
         return 2
     print(f"{len(files)} verified files in {out}/{args.source}")
     return 0
+
+
+def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
+    from spectm.data import access
+    from spectm.maps import WESTERN_LAKE_ERIE_BBOX
+
+    start, end = access.pace_season(args.year)  # refuses a year outside the mission at once
+    found = access.search_pace_granules(start, end, WESTERN_LAKE_ERIE_BBOX, version=args.version)
+    print(f"{len(found)} PACE OCI L2 AOP granules over western Lake Erie in {args.year}")
+    return access.download_granules(found[: args.limit] if args.limit else found, folder)
+
+
+def _fetch_glerl(args: argparse.Namespace, folder: str) -> list:
+    from spectm.data import access
+
+    return access.fetch_glerl_year(args.year, folder)
+
+
+def _fetch_gridmet(args: argparse.Namespace, folder: str) -> list:
+    from spectm.data import access
+
+    return list(access.fetch_gridmet(access.GRIDMET_VARIABLES, [args.year], folder).values())
+
+
+_FETCHERS = {"pace": _fetch_pace, "glerl": _fetch_glerl, "gridmet": _fetch_gridmet}
 
 
 def _book(args: argparse.Namespace) -> int:
@@ -82,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
     fetch = commands.add_parser("fetch", help="download real data (PACE needs Earthdata credentials)")
     fetch.add_argument("source", choices=["pace", "glerl", "gridmet"])
-    fetch.add_argument("--year", type=int, default=2024)
+    fetch.add_argument("--year", type=int, default=2024,
+                       help="season: GLERL 2012-2022 and 2024-2025, gridMET 1979-now, PACE 2024-now")
     fetch.add_argument("--version", default="3.1", help="PACE L2 AOP processing version")
     fetch.add_argument("--limit", type=int, default=0, help="download at most this many granules (0: all)")
     fetch.add_argument("--out", default=None, help="cache folder (default: data/real)")

@@ -7,23 +7,40 @@ prompts for input (a book executed by papermill has no stdin), and every HTTP re
 book is the simulated twin (``source='twin'``); this module is only needed for ``source='real'``.
 
 Downloads are ours rather than ``earthaccess.download``'s so that the cache is trustworthy: a file lands
-under its final name only after its size (and checksum, when one is published) has been verified; an
-interrupted transfer stays as ``<name>.part`` and is resumed with an HTTP ``Range`` request.
+under its final name only after its size, its checksum (when one is published) and its first bytes (a
+netCDF signature, a CSV header: never an HTML error page) have been verified. An interrupted transfer stays
+as a ``.part`` of its process and is resumed with ``Range`` and ``If-Range``, so a file that changed on
+the server in between is fetched again whole rather than spliced. A lock file serialises concurrent
+fetches of one file; every transfer has an overall deadline besides its per-read timeout; file names from
+search results must be plain names; the Earthdata token is sent to Earthdata hosts only. Errors tell
+"cannot reach" (:class:`DataAccessError`) from "cut short" (:class:`DownloadCutShort`) from "not the
+file" (:class:`NotTheExpectedFile`).
 """
 
 from __future__ import annotations
 
+import datetime
+import glob
 import hashlib
+import json
 import logging
 import os
 import re
+import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the per-process .part still keeps transfers apart
+    fcntl = None
 
 logger = logging.getLogger(__name__)
 
@@ -56,24 +73,42 @@ GLERL_COMPILED_URL = (
     "microcystin_detection/glrl-hab-data.csv"
 )
 GLERL_COMPILED_SIZE = 108_218
+# The raw GLERL season files. shared/specs/glerl.md gives no direct NCEI download URL (the archive is cited by
+# its DOI 10.25921/11da-3x54 only), so the files come from the public copies the spec lists as source S4
+# (j-b-cox/HAB-F-Capstone, GLERL_GT/data/, pinned to commit e824978 where the spec's S5 reads them).
+# UNCONFIRMED in the spec: whether these copies are byte-identical to the current NCEI files, and how far
+# NCEI's archive now reaches beyond 2021; the 2024 and 2025 weekly datashare files are provisional, and
+# the 2025 copy is an early-season snapshot (2 dates). No public file holds 2023.
 _GLERL_RAW_BASE = (
     "https://raw.githubusercontent.com/j-b-cox/HAB-F-Capstone/e824978db242565319e222c47809d83d0c2c84ed/"
     "GLERL_GT/data/"
 )
-#: Public copies of the raw GLERL CSVs (``shared/specs/glerl.md`` S4). The authoritative archive is NCEI,
-#: doi:10.25921/11da-3x54; whether these copies equal the current NCEI files is unconfirmed.
+#: Season file -> (years it holds, a column its header must contain; glerl.md sections 3-5).
+GLERL_SEASON_FILES: dict[str, tuple[range, str]] = {
+    "lake_erie_habs_field_sampling_results_2012_2018.csv": (range(2012, 2019), "Particulate Microcystin ("),
+    "lake_erie_habs_field_sampling_results_2019.csv": (range(2019, 2020), "Particulate Microcystin ("),
+    "noaa-glerl-erie-habs-field-sampling-results-2020-2021.csv": (
+        range(2020, 2022), "particulate_microcystin"
+    ),
+    "noaa-glerl-erie-habs-field-sampling-results-2022.csv": (range(2022, 2023), "particulate_microcystin"),
+    "2024_WLE_Weekly_Datashare_CSV.csv": (range(2024, 2025), "Particulate_Microcystin_ugL-1"),
+    "2025_WLE_Weekly_Datashare_CSV.csv": (range(2025, 2026), "Particulate_Microcystin_ugL-1"),
+}
+#: The transect files (2021, 2022) use ``sample_id`` instead of ``station_name``; they are downloadable
+#: by name but not fetched per year.
+_GLERL_TRANSECT_FILES = {
+    "noaa-glerl-erie-habs-field-sampling-transects-results-2021.csv": "sample_id",
+    "noaa-glerl-erie-habs-field-sampling-transects-results-2022.csv": "sample_id",
+}
+#: File name -> a column its header must hold (checked before a download takes its final name).
+GLERL_HEADER_COLUMNS: dict[str, str] = {
+    **{name: column for name, (_years, column) in GLERL_SEASON_FILES.items()},
+    **_GLERL_TRANSECT_FILES,
+    "glrl-hab-data.csv": "particulate_microcystin",
+}
+#: Public copies of the raw GLERL CSVs, by file name.
 GLERL_RAW_URLS: dict[str, str] = {
-    name: _GLERL_RAW_BASE + name
-    for name in (
-        "lake_erie_habs_field_sampling_results_2012_2018.csv",
-        "lake_erie_habs_field_sampling_results_2019.csv",
-        "noaa-glerl-erie-habs-field-sampling-results-2020-2021.csv",
-        "noaa-glerl-erie-habs-field-sampling-results-2022.csv",
-        "noaa-glerl-erie-habs-field-sampling-transects-results-2021.csv",
-        "noaa-glerl-erie-habs-field-sampling-transects-results-2022.csv",
-        "2024_WLE_Weekly_Datashare_CSV.csv",
-        "2025_WLE_Weekly_Datashare_CSV.csv",
-    )
+    name: _GLERL_RAW_BASE + name for name in (*GLERL_SEASON_FILES, *_GLERL_TRANSECT_FILES)
 }
 
 # UMM-G checksum algorithm names -> hashlib names; others (Adler-32, Fletcher, POSIX, ...) are not checked.
@@ -186,8 +221,9 @@ def _login_unavailable_errors() -> tuple[type[BaseException], ...]:
 
 
 def earthdata_session(strategy: str | None = None, timeout: tuple[float, float] = DEFAULT_TIMEOUT):
-    """A ``requests`` session carrying the Earthdata bearer token, with a default timeout on every request."""
-    return with_default_timeout(earthdata_login(strategy).get_session(), timeout)
+    """A ``requests`` session with a default timeout on every request that sends the Earthdata bearer token to
+    Earthdata hosts only (:func:`confine_credentials`)."""
+    return confine_credentials(with_default_timeout(earthdata_login(strategy).get_session(), timeout))
 
 
 def with_default_timeout(session: requests.Session, timeout: tuple[float, float] = DEFAULT_TIMEOUT):
@@ -270,6 +306,22 @@ def _exact_size(entry: Mapping[str, Any]) -> int | None:
     return None
 
 
+#: PACE launched on 2024-02-08; OCI science granules start in 2024.
+PACE_FIRST_YEAR = 2024
+
+
+def pace_season(year: int) -> tuple[str, str]:
+    """The (start, end) dates of the Lake Erie bloom season searched for ``year`` (May to October);
+    :class:`UnavailableYear` before the PACE mission or after the current year."""
+    last = _current_year()
+    if not isinstance(year, int) or not PACE_FIRST_YEAR <= year <= last:
+        raise UnavailableYear(
+            f"PACE OCI has no granules for {year!r}: the mission's data start in {PACE_FIRST_YEAR} "
+            f"(launch 2024-02-08) and run to {last} (the current year)."
+        )
+    return f"{year}-05-01", f"{year}-10-31"
+
+
 def search_pace_granules(
     start: str,
     end: str,
@@ -315,7 +367,192 @@ def search_pace_granules(
     return [granule_record(g) for g in granules]
 
 
+# ---------------------------------------------------------------------------------------- file contents
+#
+# A server that answers 200 with a login page, an error page or a stub would otherwise leave that body in
+# the cache under a data file's name, "verified" against its own Content-Length and never fetched again.
+# Each check reads the first bytes of the finished transfer and returns what is wrong, or None.
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_NETCDF3_SIGNATURES = (b"CDF\x01", b"CDF\x02", b"CDF\x05")  # classic, 64-bit offset, CDF-5
+_HEAD_BYTES = 4096
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")
+
+
+def _looks_like_html(head: bytes) -> bool:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith(_HTML_STARTS) or b"<html" in start[:1024]
+
+
+def _body_problem(head: bytes, size: int, what: str) -> str | None:
+    """The problems every check shares: an empty body or an HTML page where a data file was expected."""
+    if size == 0:
+        return f"the server sent an empty body instead of {what}"
+    if _looks_like_html(head):
+        return f"the server sent an HTML page (a login or error page?) instead of {what}"
+    return None
+
+
+def _hdf5_end_of_file(head: bytes) -> int | None:
+    """The end-of-file address an HDF5 superblock (version 0-3, at offset 0) records, when it is readable."""
+    version = head[8] if len(head) > 8 else None
+    if version in (0, 1):
+        offsets = head[13] if len(head) > 13 else 0
+        start = 24 + (4 if version == 1 else 0) + 2 * offsets  # base and free-space addresses come first
+    elif version in (2, 3):
+        offsets = head[9] if len(head) > 9 else 0
+        start = 12 + 2 * offsets  # base and superblock-extension addresses come first
+    else:
+        return None
+    if offsets not in (2, 4, 8) or len(head) < start + offsets:
+        return None
+    value = int.from_bytes(head[start : start + offsets], "little")
+    return None if value == 2 ** (8 * offsets) - 1 else value  # all ones: "undefined address"
+
+
+def netcdf4_content(head: bytes, size: int) -> str | None:
+    """A netCDF-4 file is an HDF5 file: its signature first, and at least as long as its superblock says."""
+    what = "a netCDF-4 (HDF5) file"
+    problem = _body_problem(head, size, what)
+    if problem is not None:
+        return problem
+    if not head.startswith(_HDF5_SIGNATURE):
+        return f"the server sent {size} bytes that do not start with the HDF5 signature of {what}"
+    end = _hdf5_end_of_file(head)
+    if end is not None and size < end:
+        return f"the file was cut short: its HDF5 superblock says {end} bytes, {size} arrived"
+    return None
+
+
+def netcdf_content(head: bytes, size: int) -> str | None:
+    """netCDF-4 (HDF5), or the classic netCDF-3 formats that older gridMET copies may use."""
+    if head.startswith(_NETCDF3_SIGNATURES):
+        return None
+    problem = netcdf4_content(head, size)
+    if problem is not None and "HDF5 signature" in problem:
+        return f"the server sent {size} bytes that start with neither the HDF5 nor the netCDF-3 signature"
+    return problem
+
+
+def csv_content(required_column: str | None = None, what: str = "a CSV file"):
+    """A check for a CSV whose header row holds ``required_column`` (any text file when None)."""
+
+    def check(head: bytes, size: int) -> str | None:
+        problem = _body_problem(head, size, what)
+        if problem is not None:
+            return problem
+        if b"\x00" in head:
+            return f"the server sent binary data instead of {what}"
+        header = head.split(b"\n", 1)[0].decode("latin-1").lstrip("\ufeff\xef\xbb\xbf")
+        if required_column is not None and required_column not in header:
+            return f"the first line has no {required_column!r} column, so it is not {what}"
+        return None
+
+    return check
+
+
+def _default_content_check(dest: Path):
+    return {".nc": netcdf_content, ".csv": csv_content()}.get(dest.suffix.lower())
+
+
+# ------------------------------------------------------------------------------------------ credentials
+
+#: Hosts that may receive the Earthdata bearer token: Earthdata Login, CMR and the OB.DAAC TEA endpoint
+#: (``shared/specs/pace-oci.md`` section 1). Anything else, e.g. the S3 host TEA redirects to, gets none.
+EARTHDATA_TOKEN_HOSTS = frozenset({EARTHDATA_HOST, CMR_HOST, "obdaac-tea.earthdatacloud.nasa.gov"})
+EARTHDATA_TOKEN_DOMAINS = (".earthdata.nasa.gov",)
+
+
+def may_carry_earthdata_token(url: str) -> bool:
+    """True for https URLs on Earthdata hosts (plain http only to a loopback address, which never leaves
+    the machine)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    trusted = host in EARTHDATA_TOKEN_HOSTS or host.endswith(EARTHDATA_TOKEN_DOMAINS)
+    return trusted and (parts.scheme == "https" or host in ("127.0.0.1", "::1", "localhost"))
+
+
+def confine_credentials(session: requests.Session) -> requests.Session:
+    """Send the session's bearer token to Earthdata hosts only, on the first request and after redirects.
+
+    earthaccess puts the token into ``session.headers``, which requests adds to every request, whatever
+    its host; requests strips it on a cross-host redirect but not on the first hop. The token is moved off
+    the session and added per request (and per redirect hop) when :func:`may_carry_earthdata_token` agrees.
+    """
+    if hasattr(session, "_spectm_token"):
+        return session
+    session._spectm_token = session.headers.pop("Authorization", None)
+    plain_request, plain_rebuild_auth = session.request, session.rebuild_auth
+
+    def request(method, url, headers=None, **kwargs):
+        headers = dict(headers or {})
+        if session._spectm_token and may_carry_earthdata_token(url):
+            headers.setdefault("Authorization", session._spectm_token)
+        return plain_request(method, url, headers=headers, **kwargs)
+
+    def rebuild_auth(prepared, response):
+        plain_rebuild_auth(prepared, response)
+        token = session._spectm_token
+        if token and may_carry_earthdata_token(prepared.url):
+            prepared.headers["Authorization"] = token
+        elif token and prepared.headers.get("Authorization") == token:
+            del prepared.headers["Authorization"]
+
+    session.request, session.rebuild_auth = request, rebuild_auth
+    return session
+
+
 # --------------------------------------------------------------------------------------------- download
+
+
+class DownloadCutShort(DataAccessError):
+    """The server was reached but the body stopped early; the partial file is kept for the next call."""
+
+
+class DownloadTooSlow(DownloadCutShort):
+    """The transfer outlived its overall deadline (a trickling server); the partial file is kept."""
+
+
+class NotTheExpectedFile(DataAccessError):
+    """The body arrived but is not the file asked for (HTML page, wrong signature, size or checksum)."""
+
+
+class UnsafeFileName(DataAccessError):
+    """A file name from a search result or URL that would write outside the download folder."""
+
+
+class UnavailableYear(DataAccessError, ValueError):
+    """The source publishes no data for the year asked for."""
+
+
+#: Overall limit on one transfer in seconds, besides the per-read timeout: a server that trickles a byte
+#: per second never trips a read timeout.
+DEFAULT_DEADLINE_S = 1800.0
+
+
+def plain_file_name(name: str, origin: str) -> str:
+    """``name`` when it is a plain file name; otherwise :class:`UnsafeFileName` (one sentence)."""
+    unsafe = (
+        not name
+        or name.startswith(".")
+        or any(sep in name for sep in ("/", "\\", os.sep, "\x00"))
+        or name in (".", "..")
+    )
+    if unsafe:
+        raise UnsafeFileName(
+            f"Refusing the file name {name!r} from {origin}: only plain names (no '/', '\\', '..', leading "
+            f"'.' or empty name) are written, so nothing lands outside the download folder."
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class _Expectation:
+    """What a finished download must be before it may take its final name."""
+
+    size: int | None
+    digest: tuple[str, str] | None
+    content: Any  # (head bytes, size) -> problem or None
 
 
 def download_url(
@@ -328,78 +565,202 @@ def download_url(
     *,
     checksum: tuple[str, str] | None = None,
     progress: bool | None = None,
+    content=None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> Path:
-    """Download ``url`` to ``dest`` over HTTP(S): verified, resumable and atomic; return ``dest``.
+    """Download ``url`` to ``dest``: verified, resumable, atomic, safe to run twice at once; return ``dest``.
 
-    A ``dest`` that already exists and passes verification is kept without any request. Bytes go to
-    ``<dest>.part``; a ``.part`` left by an interrupted run is resumed with ``Range: bytes=<n>-`` when the
-    server answers 206, and restarted when it answers 200. The file is renamed to ``dest`` only after its
-    size (``expected_size``, else the server's announced length) and digest (``sha256``, or ``checksum``
-    = (UMM-G algorithm name, hex value)) match. A digest mismatch deletes the ``.part``; a transfer cut
-    short keeps it for the next call.
+    A ``dest`` that already passes verification is kept without any request. Otherwise a lock on
+    ``<dest>.lock`` makes concurrent fetches of one file wait for each other (the second finds the
+    finished file), bytes go to a ``.part`` of this process, and an interrupted transfer is resumed with
+    ``Range`` plus ``If-Range`` (the ETag or Last-Modified remembered beside the ``.part``), so a file that
+    changed on the server restarts from zero instead of being spliced. The file is renamed to ``dest`` only
+    after size (``expected_size``, else the announced length), digest (``sha256``, or ``checksum`` =
+    (UMM-G algorithm, hex)) and ``content`` (default by suffix: netCDF signature for ``.nc``, a text CSV
+    for ``.csv``; see :func:`netcdf4_content`, :func:`csv_content`) match. ``deadline_s`` bounds the whole
+    transfer; ``timeout`` bounds the connection and each read.
     """
     dest = Path(dest)
-    digest = _digest_spec(sha256, checksum)
-    if dest.exists():
-        problem = _verification_problem(dest, expected_size, digest)
-        if problem is None:
-            logger.debug("%s already present and verified", dest)
-            return dest
-        logger.warning("%s is in the cache but %s; downloading it again", dest, problem)
-        dest.unlink()
+    content = content or _default_content_check(dest)
+    expect = _Expectation(expected_size, _digest_spec(sha256, checksum), content)
+    if _cached_and_verified(dest, expect):
+        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    if part.exists() and expected_size is not None and part.stat().st_size > expected_size:
-        part.unlink()
-
-    session = with_default_timeout(session or requests.Session(), timeout)
-    announced = _transfer(url, part, session, timeout, expected_size, progress)
-
-    size = part.stat().st_size
-    target = expected_size if expected_size is not None else announced
-    if target is not None and size < target:
-        raise DataAccessError(
-            f"Download of {url} stopped at {size} of {target} bytes; call again to resume from {part.name}."
-        )
-    problem = _verification_problem(part, target, digest)
-    if problem is not None:
-        part.unlink()
-        raise DataAccessError(
-            f"Download of {url} failed verification ({problem}); the partial file was removed."
-        )
-    os.replace(part, dest)
+    deadline = _Deadline(deadline_s)
+    with _exclusive(dest, url, deadline):
+        if _cached_and_verified(dest, expect):  # another fetch finished it while this one waited
+            return dest
+        part = _own_part(dest, url)
+        session = confine_credentials(with_default_timeout(session or requests.Session(), timeout))
+        announced = _transfer(url, part, session, timeout, expected_size, progress, deadline)
+        _finish(url, part, dest, expect, announced)
     return dest
 
 
-def _transfer(url, part: Path, session, timeout, expected_size, progress) -> int | None:
+def _cached_and_verified(dest: Path, expect: _Expectation) -> bool:
+    if not dest.exists():
+        return False
+    problem = _verification_problem(dest, expect)
+    if problem is None:
+        logger.debug("%s already present and verified", dest)
+        return True
+    logger.warning("%s is in the cache but %s; downloading it again", dest, problem)
+    dest.unlink(missing_ok=True)
+    return False
+
+
+@contextmanager
+def _exclusive(dest: Path, url: str, deadline: _Deadline):
+    """Hold an exclusive ``flock`` on ``<dest>.lock`` (a no-op where fcntl is missing, e.g. Windows)."""
+    with open(dest.with_name(dest.name + ".lock"), "a+b") as handle:
+        if fcntl is not None:
+            _wait_for_lock(handle, url, deadline)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+_LOCK_POLL_S = 0.05
+
+
+def _wait_for_lock(handle, url: str, deadline: _Deadline) -> None:
+    """Wait for the lock while another fetch of the same file runs, but not past this call's deadline."""
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if deadline.passed():
+                raise DownloadTooSlow(
+                    f"Download of {url} did not start within its {deadline.seconds:g} s deadline: another "
+                    f"fetch of {Path(handle.name).stem} held {Path(handle.name).name} the whole time."
+                ) from None
+            time.sleep(_LOCK_POLL_S)
+
+
+class _Deadline:
+    """The overall time limit of one transfer, measured on the monotonic clock."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self.ends = time.monotonic() + self.seconds
+
+    def passed(self) -> bool:
+        return time.monotonic() > self.ends
+
+
+# ------------------------------------------------------------------------------------- partial files
+
+
+def _sidecar(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _own_part(dest: Path, url: str) -> Path:
+    """This process's ``.part`` for ``dest``, taking over the bytes an earlier, finished attempt left.
+
+    Runs under the lock, so no other fetch is writing any ``.part`` of ``dest``: the leftover with the most
+    bytes and a usable sidecar (same URL, a validator) is renamed to ours; all other leftovers are removed.
+    """
+    own = dest.with_name(f"{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    leftovers = sorted(
+        dest.parent.glob(glob.escape(dest.name) + ".*part"), key=lambda p: p.stat().st_size, reverse=True
+    )
+    adopted = False
+    for leftover in leftovers:
+        state = _read_state(leftover)
+        if not adopted and state.get("url") == url and _validator(state):
+            os.replace(_sidecar(leftover), _sidecar(own))
+            os.replace(leftover, own)
+            adopted = True
+        else:
+            _discard(leftover)
+    return own
+
+
+def _read_state(part: Path) -> dict:
+    try:
+        state = json.loads(_sidecar(part).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(part: Path, url: str, response: requests.Response) -> None:
+    headers = response.headers
+    state = {"url": url, "etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified")}
+    tmp = _sidecar(part).with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, _sidecar(part))
+
+
+def _validator(state: Mapping[str, Any]) -> str | None:
+    """What ``If-Range`` may carry: a strong ETag, else the Last-Modified date (a weak ETag may not)."""
+    etag = state.get("etag")
+    if etag and not str(etag).startswith("W/"):
+        return str(etag)
+    return state.get("last_modified") or None
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _sidecar(part).unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------- transfer
+
+
+def _transfer(
+    url, part: Path, session, timeout, expected_size, progress, deadline, retried=False
+) -> int | None:
     """Append the missing bytes of ``url`` to ``part``; return the total size the server announced."""
     offset = part.stat().st_size if part.exists() else 0
+    validator = _validator(_read_state(part)) if offset else None
+    if offset and (validator is None or (expected_size is not None and offset > expected_size)):
+        _discard(part)  # without a validator a resumed range could belong to another version: restart
+        offset = 0
     if expected_size is not None and offset == expected_size:
-        return expected_size  # the earlier run got every byte; only verification is left
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+        return expected_size  # every byte arrived before the last run stopped; verification decides
+    headers = {"Range": f"bytes={offset}-", "If-Range": validator} if offset else {}
+    response = _open(url, session, headers, timeout)
+    with response:
+        if offset and not _resumes_at(response, offset, validator):
+            if response.status_code == 416 and _range_total(response) == offset:
+                return offset  # the .part already holds the whole file
+            if response.status_code in (206, 416) and not retried:
+                response.close()
+                _discard(part)
+                return _transfer(url, part, session, timeout, expected_size, progress, deadline, True)
+        _raise_for_status(url, response)
+        if response.status_code == 206 and not offset and _content_range_start(response) != 0:
+            raise NotTheExpectedFile(f"{_host(url)} sent a range of {url} that was not asked for.")
+        resumed = response.status_code == 206
+        if not resumed:
+            _write_state(part, url, response)  # before any byte, so an interruption can be resumed
+        start = offset if resumed else 0
+        total = _announced_total(response, start)
+        with open(part, "ab" if resumed else "wb") as sink:
+            _copy_body(url, response, sink, total, start, part.name, progress, deadline, timeout)
+            sink.flush()
+            os.fsync(sink.fileno())
+        return total
+
+
+def _open(url: str, session, headers, timeout) -> requests.Response:
     try:
-        with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
-            if response.status_code == 416 and offset:
-                total = response.headers.get("Content-Range", "").rsplit("/", 1)[-1]
-                if total.isdigit() and int(total) == offset:
-                    return offset  # every byte arrived before the last run stopped
-                part.unlink()  # our .part is longer than the file: start over
-                return _transfer(url, part, session, timeout, expected_size, progress)
-            _raise_for_status(url, response)
-            if response.status_code == 206 and _content_range_start(response) != offset:
-                part.unlink(missing_ok=True)  # a range we did not ask for: start over
-                return _transfer(url, part, session, timeout, expected_size, progress)
-            resumed = response.status_code == 206
-            total = _announced_total(response, offset if resumed else 0)
-            with open(part, "ab" if resumed else "wb") as sink:
-                _copy_body(response, sink, total, offset if resumed else 0, part.name, progress)
-                sink.flush()
-                os.fsync(sink.fileno())
-            return total
-    except DataAccessError:
-        raise
+        return session.get(url, headers=headers, stream=True, timeout=timeout)
     except Exception as error:  # requests/urllib3 errors, OSError, or a blocked socket
         raise _unreachable(_host(url), error, timeout) from error
+
+
+def _resumes_at(response: requests.Response, offset: int, validator: str | None) -> bool:
+    """A 206 that continues our bytes: the range we asked for, of the version we hold."""
+    if response.status_code != 206 or _content_range_start(response) != offset:
+        return False
+    etag = response.headers.get("ETag")
+    return not (etag and validator and validator.startswith('"') and etag != validator)
 
 
 def _raise_for_status(url: str, response: requests.Response) -> None:
@@ -421,36 +782,94 @@ def _content_range_start(response: requests.Response) -> int | None:
         return None
 
 
+def _range_total(response: requests.Response) -> int | None:
+    total = response.headers.get("Content-Range", "").rsplit("/", 1)[-1]
+    return int(total) if total.isdigit() else None
+
+
 def _announced_total(response: requests.Response, start: int) -> int | None:
     if response.status_code == 206:
-        total = response.headers.get("Content-Range", "").rsplit("/", 1)[-1]
-        return int(total) if total.isdigit() else None
+        return _range_total(response)
     length = response.headers.get("Content-Length")
     encoded = response.headers.get("Content-Encoding", "identity") != "identity"
     return int(length) + start if length and length.isdigit() and not encoded else None
 
 
-def _copy_body(response, sink, total, start, label, progress) -> None:
+def _copy_body(url, response, sink, total, start, label, progress, deadline, timeout) -> None:
+    """Write the body to ``sink`` in the pieces the socket delivers, checking the deadline after each."""
     show = progress if progress is not None else (total or 0) - start >= PROGRESS_MIN_BYTES
     bar = None
     if show:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024, desc=label)
+    written = start
+    read_some = getattr(response.raw, "read1", None) or response.raw.read
     try:
-        for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+        while True:
+            if deadline.passed():
+                raise DownloadTooSlow(
+                    f"Download of {url} did not finish within its {deadline.seconds:g} s deadline "
+                    f"({_bytes_of(written, total)} arrived); call again to resume from {label}."
+                )
             try:
-                sink.write(chunk)
-            except OSError as error:
-                raise DataAccessError(
-                    f"Cannot write {sink.name} ({error.strerror or error}); free disk space or choose "
-                    f"another cache_dir."
-                ) from error
+                chunk = read_some(_CHUNK_BYTES, decode_content=True)
+            except Exception as error:  # the connection dropped or went silent mid-body
+                raise _cut_short(url, written, total, label, error, timeout) from error
+            if not chunk:
+                break
+            _write(sink, chunk)
+            written += len(chunk)
             if bar is not None:
                 bar.update(len(chunk))
     finally:
         if bar is not None:
             bar.close()
+
+
+def _write(sink, chunk: bytes) -> None:
+    try:
+        sink.write(chunk)
+    except OSError as error:
+        raise DataAccessError(
+            f"Cannot write {sink.name} ({error.strerror or error}); free disk space or choose another "
+            f"cache_dir."
+        ) from error
+
+
+def _bytes_of(written: int, total: int | None) -> str:
+    return f"{written} of {total} bytes" if total is not None else f"{written} bytes"
+
+
+def _cut_short(url, written, total, label, error, timeout) -> DownloadCutShort:
+    text = str(error).lower()
+    if isinstance(error, requests.exceptions.Timeout) or "timed out" in text or "timeout" in text:
+        reason = "no data " + _describe_timeout(timeout)
+    else:  # urllib3 words this as a ProtocolError around IncompleteRead: the byte counts say it better
+        reason = "the connection closed early"
+    return DownloadCutShort(
+        f"Download of {url} was cut short after {_bytes_of(written, total)} ({reason}); call again to resume "
+        f"from {label}."
+    )
+
+
+def _finish(url: str, part: Path, dest: Path, expect: _Expectation, announced: int | None) -> None:
+    """Check the finished ``part`` and give it its final name, or say why not."""
+    size = part.stat().st_size
+    target = expect.size if expect.size is not None else announced
+    if target is not None and size < target:
+        raise DownloadCutShort(
+            f"Download of {url} was cut short after {size} of {target} bytes; call again to resume from "
+            f"{part.name}."
+        )
+    problem = _verification_problem(part, replace(expect, size=target))
+    if problem is not None:
+        _discard(part)
+        raise NotTheExpectedFile(
+            f"Download of {url} failed verification ({problem}); the partial file was removed."
+        )
+    os.replace(part, dest)
+    _sidecar(part).unlink(missing_ok=True)
 
 
 def _digest_spec(sha256: str | None, checksum: tuple[str, str] | None) -> tuple[str, str] | None:
@@ -466,12 +885,17 @@ def _digest_spec(sha256: str | None, checksum: tuple[str, str] | None) -> tuple[
     return (algorithm, str(checksum[1]).strip().lower())
 
 
-def _verification_problem(path: Path, size: int | None, digest: tuple[str, str] | None) -> str | None:
+def _verification_problem(path: Path, expect: _Expectation) -> str | None:
     actual_size = path.stat().st_size
-    if size is not None and actual_size != size:
-        return f"size {actual_size} bytes, expected {size}"
-    if digest is not None:
-        algorithm, expected = digest
+    if expect.size is not None and actual_size != expect.size:
+        return f"size {actual_size} bytes, expected {expect.size}"
+    if expect.content is not None:
+        with open(path, "rb") as source:
+            problem = expect.content(source.read(_HEAD_BYTES), actual_size)
+        if problem is not None:
+            return problem
+    if expect.digest is not None:
+        algorithm, expected = expect.digest
         hasher = hashlib.new(algorithm)
         with open(path, "rb") as source:
             for block in iter(lambda: source.read(_CHUNK_BYTES), b""):
@@ -487,25 +911,30 @@ def download_granules(
     session: requests.Session | None = None,
     timeout: tuple[float, float] = (10.0, 60.0),
     progress: bool | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> list[Path]:
     """Download granules (records from :func:`search_pace_granules`, or raw UMM-G results) into ``cache_dir``.
 
-    Files already in the cache and verified are not fetched again, and no login is attempted when every
-    file is cached, so a filled cache works offline. Otherwise the session comes from
-    :func:`earthdata_login` (bearer token), unless one is injected.
+    Every file name is checked to be plain before anything is fetched. Files already in the cache and
+    verified (size, checksum when CMR publishes one, netCDF-4 signature) are not fetched again, and no
+    login is attempted when every file is cached, so a filled cache works offline. Otherwise the session
+    comes from :func:`earthdata_login` unless one is injected; its token goes to Earthdata hosts only.
     """
     cache = Path(cache_dir)
+    records = [item if isinstance(item, GranuleRecord) else granule_record(item) for item in results]
+    for record in records:
+        plain_file_name(record.name, f"the search result for {record.url}")
     paths = []
-    for item in results:
-        record = item if isinstance(item, GranuleRecord) else granule_record(item)
+    for record in records:
         dest = cache / record.name
         checksum = (record.checksum_algorithm, record.checksum) if record.checksum else None
-        digest = _digest_spec(None, checksum)
-        if not (dest.exists() and _verification_problem(dest, record.size, digest) is None):
+        expect = _Expectation(record.size, _digest_spec(None, checksum), netcdf4_content)
+        if not (dest.exists() and _verification_problem(dest, expect) is None):
             session = session or earthdata_session(timeout=timeout)
         paths.append(
             download_url(
-                record.url, dest, record.size, None, timeout, session, checksum=checksum, progress=progress
+                record.url, dest, record.size, None, timeout, session, checksum=checksum, progress=progress,
+                content=netcdf4_content, deadline_s=deadline_s,
             )
         )
     return paths
@@ -514,14 +943,22 @@ def download_granules(
 # ------------------------------------------------------------------------------------- GLERL and gridMET
 
 
+def _current_year() -> int:
+    return datetime.date.today().year
+
+
 def gridmet_url(variable: str, year: int) -> str:
     """URL of one gridMET yearly file, e.g. ``gridmet_url("tmmx", 2024)`` -> ``.../tmmx_2024.nc``."""
     if variable not in GRIDMET_VARIABLES:
         known = ", ".join(GRIDMET_VARIABLES)
         raise ValueError(f"gridMET variable {variable!r} unknown; expected one of {known}")
-    if int(year) != year or year < GRIDMET_FIRST_YEAR:
-        raise ValueError(f"gridMET year {year!r} invalid; expected an integer year >= {GRIDMET_FIRST_YEAR}")
-    return f"{GRIDMET_BASE_URL}/{variable}_{int(year)}.nc"
+    last = _current_year()
+    if not isinstance(year, int) or not GRIDMET_FIRST_YEAR <= year <= last:
+        raise UnavailableYear(
+            f"gridMET has no yearly files for {year!r}: it covers {GRIDMET_FIRST_YEAR} to {last} "
+            f"(the current year)."
+        )
+    return f"{GRIDMET_BASE_URL}/{variable}_{year}.nc"
 
 
 def fetch_gridmet(
@@ -531,18 +968,63 @@ def fetch_gridmet(
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     session: requests.Session | None = None,
     progress: bool | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> dict[tuple[str, int], Path]:
     """Download gridMET yearly files into ``cache_dir``; return ``{(variable, year): path}``.
 
-    No sizes or checksums are published, so each file is verified against the length the server announces.
+    No sizes or checksums are published, so each file is verified against the length the server announces
+    and the netCDF signature (the current year's file changes daily, which ``If-Range`` guards against).
     """
-    variables, years = list(variables), [int(y) for y in years]
+    variables, years = list(variables), [_whole_year(y) for y in years]
     urls = {(v, y): gridmet_url(v, y) for v in variables for y in years}  # validate before any request
     cache = Path(cache_dir)
     return {
-        (v, y): download_url(url, cache / f"{v}_{y}.nc", None, None, timeout, session, progress=progress)
+        (v, y): download_url(
+            url, cache / f"{v}_{y}.nc", None, None, timeout, session, progress=progress,
+            content=netcdf_content, deadline_s=deadline_s,
+        )
         for (v, y), url in urls.items()
     }
+
+
+def _whole_year(year) -> int | Any:
+    """``year`` as an int when it is a whole number; anything else is returned for the caller to refuse."""
+    try:
+        return int(year) if int(year) == year else year
+    except (TypeError, ValueError):
+        return year
+
+
+def glerl_files_for_year(year: int) -> list[str]:
+    """The GLERL season file(s) holding samples of ``year`` (keys of :data:`GLERL_RAW_URLS`).
+
+    2023 is in none of the public files the spec lists (glerl.md section 1), so it is refused with one
+    sentence, as is any year outside 2012-2025.
+    """
+    names = [name for name, (years, _column) in GLERL_SEASON_FILES.items() if year in years]
+    if names:
+        return names
+    covered = sorted({y for years, _ in GLERL_SEASON_FILES.values() for y in years})
+    raise UnavailableYear(
+        f"GLERL has no public western Lake Erie samples for {year!r}: the files in shared/specs/glerl.md "
+        f"cover {covered[0]}-2022 and 2024-{covered[-1]} (none holds 2023)."
+    )
+
+
+def fetch_glerl_year(
+    year: int,
+    cache_dir: str | os.PathLike,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    session: requests.Session | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+) -> list[Path]:
+    """Download the GLERL season file(s) for ``year`` into ``cache_dir``, each checked for its header."""
+    return [
+        fetch_glerl(
+            cache_dir, url=GLERL_RAW_URLS[name], timeout=timeout, session=session, deadline_s=deadline_s
+        )
+        for name in glerl_files_for_year(year)
+    ]
 
 
 def fetch_glerl(
@@ -551,12 +1033,19 @@ def fetch_glerl(
     expected_size: int | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     session: requests.Session | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> Path:
     """Download one GLERL CSV (default: the compiled HAB-F file, checked against its known size).
 
-    Pass ``url=GLERL_RAW_URLS[name]`` for a raw season file.
+    Pass ``url=GLERL_RAW_URLS[name]`` for a raw season file; a known file is checked for a column its
+    header must hold, so an error page served with status 200 never enters the cache.
     """
     if expected_size is None and url == GLERL_COMPILED_URL:
         expected_size = GLERL_COMPILED_SIZE
-    name = urlsplit(url).path.rsplit("/", 1)[-1] or "glerl.csv"
-    return download_url(url, Path(cache_dir) / name, expected_size, None, timeout, session)
+    name = plain_file_name(urlsplit(url).path.rsplit("/", 1)[-1], url)
+    column = GLERL_HEADER_COLUMNS.get(name)
+    content = csv_content(column, f"the GLERL CSV {name}")
+    return download_url(
+        url, Path(cache_dir) / name, expected_size, None, timeout, session, content=content,
+        deadline_s=deadline_s,
+    )
