@@ -46,7 +46,7 @@ def pretraining_data(table: xr.Dataset, validation_fraction: float = 0.2, seed: 
 def run_config(profile: str, masking: str = "targeted", seed: int = 0, **overrides) -> dict:
     """The training config of a profile: the profile's training keys plus the masking family and seed."""
     settings = {k: v for k, v in get_profile(profile).items()
-                if k not in _NOT_TRAINING and not k.startswith(("ablation_", "label_"))}
+                if k not in _NOT_TRAINING and not k.startswith(("ablation_", "label_", "fair_"))}
     settings.update(profile=profile, masking=masking, seed=seed, progress=False)
     settings.update(overrides)
     return settings

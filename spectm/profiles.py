@@ -26,6 +26,9 @@ PROFILES: dict[str, dict] = {
         "ablation_epochs": 1,  # a shorter budget than the main run, the same for every ablation
         "ablation_fraction": 0.5,  # share of the training pixels the ablation runs see
         "label_draws": 30,  # random label subsets per fraction
+        "fair_seasons": (2024, 2025),  # leave-one-season-out: each season held out in turn
+        "fair_seeds": 1,  # pretraining seeds per arm of the fair test
+        "fair_epochs": 1,  # the fair test's matched pretraining budget
     },
     "paper": {
         "device": "cuda",
@@ -41,6 +44,9 @@ PROFILES: dict[str, dict] = {
         "ablation_epochs": 100,
         "ablation_fraction": 1.0,
         "label_draws": 200,
+        "fair_seasons": (2024, 2025),
+        "fair_seeds": 5,
+        "fair_epochs": 100,
     },
 }
 

@@ -1,0 +1,38 @@
+"""The fair test's splits hold: no held-out season's image reaches pretraining, every arm on the same folds."""
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from spectm import fair_test
+
+
+def _pixels(year, n=6):
+    times = pd.date_range(f"{year}-07-01", periods=n, freq="D").to_numpy("datetime64[ns]")
+    return xr.Dataset({"Rrs": (("pixel", "wavelength"), np.full((n, 3), 0.01))},
+                      coords={"time": ("pixel", times), "wavelength": [500.0, 600.0, 700.0]})
+
+
+def test_pretraining_for_a_held_out_season_sees_only_the_other_seasons(monkeypatch):
+    seen = []
+    monkeypatch.setattr(fair_test.experiments, "pretrain", lambda table, config: seen.append((table, config)))
+    data = {year: {"pixels": _pixels(year)} for year in (2023, 2024, 2025)}
+    for held_out in data:
+        fair_test.pretrain_without(data, held_out, "quick", "targeted", seed=1, epochs=1)
+        table, config = seen[-1]
+        years = set(pd.DatetimeIndex(table["time"].values).year)
+        assert held_out not in years and years == set(data) - {held_out}
+        assert config["masking"] == "targeted" and config["seed"] == 1 and config["epochs"] == 1
+
+
+def test_paired_difference_of_identical_arms_is_zero_with_a_zero_width_interval():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(12), 5)
+    y = rng.normal(size=groups.size)
+    prediction = y + rng.normal(0, 0.7, y.size)
+    scores = pd.DataFrame({"features": ["a seed 0", "b seed 0"]})
+    scores.attrs.update(oof={"a seed 0": prediction, "b seed 0": prediction.copy()}, y=y, groups=groups)
+    result = fair_test.paired_difference(scores, fair_test.seeded("a", [0]), fair_test.seeded("b", [0]),
+                                         effect=0.037, n_boot=200)
+    assert result["difference"] == 0 and result["low"] == 0 and result["high"] == 0
+    assert result["samples_for_80pct"] == float(result["power_curve"]["samples"].iloc[0])
