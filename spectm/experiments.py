@@ -157,27 +157,3 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
         out[f"{name}_survival"] = matched.survival
     return out
 
-
-def results_dir(profile: str, seed: int, source: str = "twin") -> Path:
-    """Where chapters leave the numbers that the side-by-side chapter gathers."""
-    path = paths.data_dir() / "results" / f"{source}-{profile}-seed{seed}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def save_result(profile: str, seed: int, name: str, value, source: str = "twin") -> Path:
-    """Write one chapter's measured numbers as JSON, atomically."""
-    path = results_dir(profile, seed, source) / f"{name}.json"
-    partial = path.with_suffix(".json.part")
-    partial.write_text(json.dumps(value, indent=1, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
-    partial.replace(path)
-    return path
-
-
-def load_result(profile: str, seed: int, name: str, source: str = "twin"):
-    """The numbers a chapter saved; a clear error names the chapter to run first."""
-    path = results_dir(profile, seed, source) / f"{name}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: execute the chapter that measures '{name}' first "
-                                "(make notebooks runs them in order)")
-    return json.loads(path.read_text())
