@@ -60,7 +60,8 @@ def test_store_refuses_bad_keys(profile, seed, source, match):
 
 
 def test_saved_json_is_the_format_chapter_9_reads(data_dir):
-    value = [{"model": "SpecTM embeddings", "r2": np.float64(0.25), "seeds": np.int64(3), "when": np.datetime64("2024-07-01")}]
+    value = [{"model": "SpecTM embeddings", "r2": np.float64(0.25), "seeds": np.int64(3),
+              "when": np.datetime64("2024-07-01")}]
     path = ResultStore("quick", 0, "twin").save("microcystin", value)
     expected = [{"model": "SpecTM embeddings", "r2": 0.25, "seeds": 3, "when": "2024-07-01"}]
     assert path.read_text() == json.dumps(expected, indent=1)
@@ -111,7 +112,7 @@ def test_declared_needs_come_from_earlier_chapters():
 
 @pytest.mark.parametrize("table, match", [
     ({"a": {"produces": ("x",), "needs": ("y",)}, "b": {"produces": ("y",), "needs": ("x",)}}, "come later"),
-    ({"a": {"produces": ("x",), "needs": ()}, "b": {"produces": ("x",), "needs": ()}}, "produced by both a and b"),
+    ({"a": {"produces": ("x",), "needs": ()}, "b": {"produces": ("x",), "needs": ()}}, "by both a and b"),
     ({"a": {"produces": (), "needs": ("z",)}}, "no chapter produces"),
     ({"a": {"produces": ("x",), "needs": ("x",)}}, "come later"),
 ])  # fmt: skip
@@ -161,7 +162,8 @@ def test_chapter_saves_and_loads_exactly_what_it_declares(chapter):
     declared = CHAPTER_RESULTS.get(chapter.stem, {"produces": (), "needs": ()})
     assert _store_calls(text, "save") == set(declared["produces"])
     assert loads == set(declared["needs"])
-    assert not re.search(r"save_result|load_result|results_dir|[\"']results[\"']", text), "a second way to results"
+    second_way = r"save_result|load_result|results_dir|[\"']results[\"']"
+    assert not re.search(second_way, text), "results reached other than through the store"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -170,6 +172,7 @@ def test_chapter_reaches_data_and_results_through_its_source_parameter(chapter):
     stores = re.findall(r"ResultStore\(([^)]*)\)", text)
     if chapter.stem in CHAPTER_RESULTS:
         assert stores == ["profile, seed, source"]
-    assert re.search(r"^source = \"twin\"$", _parameters_cell(text), re.M), "source must be a papermill parameter"
+    parameters = _parameters_cell(text)
+    assert re.search(r"^source = \"twin\"$", parameters, re.M), "source must be a papermill parameter"
     for call in re.findall(r"lake_erie_data\(([^)]*)\)", text):
         assert "source=source" in call, f"lake_erie_data({call}) ignores the chapter's source"

@@ -56,8 +56,9 @@ def reconstruction_chapter(store, data, run):
     """Chapter 5: held-out reconstruction, polynomial and holding extrapolation."""
     _, _, _, (_, validation_rows) = experiments.pretraining_data(data["pixels"], seed=0)
     model = load_pretrained(run)
-    kinds = [reconstruction.evaluate_reconstruction(model, data["pixels"], validation_rows, masking="targeted",
-                                                    extrapolation=how) for how in ("polynomial", "hold")]
+    kinds = [reconstruction.evaluate_reconstruction(model, data["pixels"], validation_rows,
+                                                    masking="targeted", extrapolation=how)
+             for how in ("polynomial", "hold")]
     hold = kinds[1][kinds[1].method != "spectm"].assign(method=lambda d: d.method + " (hold)")
     store.save("reconstruction", pd.concat([kinds[0], hold], ignore_index=True).to_dict("records"))
 
@@ -72,17 +73,20 @@ def microcystin_chapter(store, data, run):
         spectm_grid.append(run_grid(["embedding", "embedding+weather"], ("ridge",), table, profile=PROFILE,
                                     n_jobs=1, settings=SMALL_CV,
                                     embedding=experiments.embeddings(run, table["Rrs"].values)))
-    summary = claims.microcystin_summary(pd.concat(grid, ignore_index=True), pd.concat(spectm_grid, ignore_index=True))
+    summary = claims.microcystin_summary(pd.concat(grid, ignore_index=True),
+                                         pd.concat(spectm_grid, ignore_index=True))
     store.save("microcystin", summary.reset_index().to_dict("records"))
 
 
 def ablations_chapter(store, data, run):
     """Chapter 7: targeted against random masking (one seed: targeted's run is the main one), and label
     efficiency against the spectra-only baseline that chapter 6 chose."""
-    rows = [{"family": family, "seed": SEED, "task": task,
-             **ablations.downstream_r2(experiments.embeddings(pretrain(data, masking=family),
-                                                              data[key]["Rrs"].values), data[key], n_repeats=1)}
-            for family in ("targeted", "random") for task, key in TASKS.items()]  # fmt: skip
+    def score(family, key):
+        embedded = experiments.embeddings(pretrain(data, masking=family), data[key]["Rrs"].values)
+        return ablations.downstream_r2(embedded, data[key], n_repeats=1)
+
+    rows = [{"family": family, "seed": SEED, "task": task, **score(family, key)}
+            for family in ("targeted", "random") for task, key in TASKS.items()]
     results = pd.DataFrame(rows)
     previous = store.load("microcystin")
     factors, words = {}, {}
@@ -93,9 +97,9 @@ def ablations_chapter(store, data, run):
         baseline_set = claims.spectra_only_baseline(previous, task)["feature_set"]
         inputs = [experiments.embeddings(run, table["Rrs"].values)[keep],
                   features.feature_matrix(table, baseline_set).to_numpy(float)[keep]]
+        inputs = [np.nan_to_num(X[:, ~np.isnan(X).all(0)]) for X in inputs]  # the OCI gap bands
         curves = [label_efficiency.summarise(label_efficiency.learning_curve(
-            np.nan_to_num(X[:, ~np.isnan(X).all(0)]), y, groups, ablations.ridge, n_draws=3, n_splits=3, seed=SEED))
-            for X in inputs]  # fmt: skip
+            X, y, groups, ablations.ridge, n_draws=3, n_splits=3, seed=SEED)) for X in inputs]
         factors[task] = label_efficiency.efficiency_factor(*curves, at=0.05)
         words[task] = label_efficiency.describe_factor(*curves, at=0.05)
     store.save("ablations", {
@@ -111,9 +115,9 @@ def trust_chapter(store, data, run):
     groups = protocol.table_groups(table)[keep]
     embedded = experiments.embeddings(run, table["Rrs"].values[keep])
     chosen = claims.spectra_only_baseline(store.load("microcystin"), "current_week")
-    reliability = {method: conformal.grouped_reliability(embedded, y, groups, ablations.ridge, (0.9,), method=method,
-                                                         n_splits=3, seed=SEED).iloc[0]
-                   for method in ("cv+", "split")}  # fmt: skip
+    reliability = {method: conformal.grouped_reliability(embedded, y, groups, ablations.ridge, (0.9,),
+                                                         method=method, n_splits=3, seed=SEED).iloc[0]
+                   for method in ("cv+", "split")}
     store.save("trust", {
         "task": "current_week", "samples": int(y.size), "weeks": int(np.unique(groups).size),
         "coverage_90_cvplus": float(reliability["cv+"]["coverage"]),

@@ -50,8 +50,12 @@ def _difference(d: dict) -> str:
 
 
 def _trust_rows(trust: dict) -> list[tuple]:
-    return [(f"trust: {key.replace('_', ' ')}", "not measured", f"{value:.3f}" if isinstance(value, float) else str(value),
-             "chapter 8") for key, value in trust.items() if isinstance(value, (int, float, str))]  # fmt: skip
+    """One row per single number of the trust chapter (nested tables stay in that chapter)."""
+    def text(value):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    return [(f"trust: {key.replace('_', ' ')}", "not measured", text(value), "chapter 8")
+            for key, value in trust.items() if isinstance(value, (int, float, str))]
 
 
 def side_by_side(store, data: dict) -> pd.DataFrame:
@@ -68,8 +72,9 @@ def side_by_side(store, data: dict) -> pd.DataFrame:
         return f"{_interval(row)} ({row['algorithm']}, {row['feature_set']})"
 
     def weather_vs_ssl():
-        return (f"{microcystin.loc[('weather only (AUX)', 'current_week'), 'r2']:.3f} vs "
-                f"{microcystin.loc[('SpecTM embeddings + weather', 'current_week'), 'r2']:.3f} (current week)")
+        r2 = microcystin["r2"]
+        return (f"{r2[('weather only (AUX)', 'current_week')]:.3f} vs "
+                f"{r2[('SpecTM embeddings + weather', 'current_week')]:.3f} (current week)")
 
     recon = reconstruction["r"]
     rows = [
@@ -85,17 +90,19 @@ def side_by_side(store, data: dict) -> pd.DataFrame:
          "week-grouped repeated CV, 95 % interval over weeks, chapter 6"),
         ("microcystin R², 8 days ahead, SpecTM", "0.620", mc("SpecTM embeddings", "8_day_ahead"),
          "same protocol, chapter 6"),
-        ("best baseline R², current week", "0.51 (Ridge)", mc("best baseline (any features)", "current_week"),
-         "nested grid, chapter 6"),
+        ("best baseline R², current week", "0.51 (Ridge)",
+         mc("best baseline (any features)", "current_week"), "nested grid, chapter 6"),
         ("best baseline R², 8 days ahead", "0.31 (SVR)", mc("best baseline (any features)", "8_day_ahead"),
          "nested grid, chapter 6"),
         ("weather only (AUX) vs SSL + weather", "0.624 vs 0.640", weather_vs_ssl(), "chapter 6"),
         ("targeted minus random masking, current week", "+0.037 R²",
-         _difference(ablations["targeted_minus_random"]["current_week"]), "same budget, paired by seed, chapter 7"),
+         _difference(ablations["targeted_minus_random"]["current_week"]),
+         "same budget, paired by seed, chapter 7"),
         ("targeted minus random masking, 8 days ahead", "(not reported)",
          _difference(ablations["targeted_minus_random"]["8_day_ahead"]), "chapter 7"),
         ("label efficiency at 5 % of labels, current week", "2.2x",
-         ablations["label_efficiency_at_5pct_words"]["current_week"], "ridge on each feature set, many subsets, chapter 7"),
+         ablations["label_efficiency_at_5pct_words"]["current_week"],
+         "ridge on each feature set, many subsets, chapter 7"),
     ]  # fmt: skip
     where = "twin" if store.source == "twin" else "real data"
     columns = ["claim", "paper (Lake Erie, as reported)", f"this book ({where}, {store.profile})", "how"]
