@@ -17,7 +17,7 @@ import graphlib
 import json
 import os
 import sys
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +85,10 @@ def makedeps(table: dict = CHAPTER_RESULTS, folder: str = "executed") -> str:
 
 
 def _json_default(value):
+    """numpy scalars as numbers, dates and other scalars as text; a table or array is refused, not printed."""
+    if getattr(value, "ndim", 0) > 0:
+        raise TypeError(f"a result holds plain values, not a {type(value).__name__}: convert it first "
+                        "(e.g. .to_dict('records') or .tolist())")
     return value.item() if hasattr(value, "item") else str(value)
 
 
@@ -115,21 +119,17 @@ class ResultStore:
             raise ValueError(f"unknown result {name!r}: CHAPTER_RESULTS declares {sorted(made_by)}")
         return self.folder / f"{name}.json"
 
-    def exists(self, name: str) -> bool:
-        return self.path(name).exists()
-
     def save(self, name: str, value) -> Path:
         """Write ``value`` as JSON, atomically: a reader sees the old file or the new one, never half."""
         target = self.path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(value, indent=1, default=_json_default)
-        handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
+        partial = target.with_name(f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")  # one per writer
         try:
-            with os.fdopen(handle, "w") as file:
-                file.write(text)
+            partial.write_text(text)
             os.replace(partial, target)
         except BaseException:
-            Path(partial).unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)
             raise
         return target
 

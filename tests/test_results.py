@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from spectm import results
@@ -66,6 +67,15 @@ def test_saved_json_is_the_format_chapter_9_reads(data_dir):
     expected = [{"model": "SpecTM embeddings", "r2": 0.25, "seeds": 3, "when": "2024-07-01"}]
     assert path.read_text() == json.dumps(expected, indent=1)
     assert ResultStore("quick", 0, "twin").load("microcystin") == expected
+
+
+@pytest.mark.parametrize("value", [pd.DataFrame({"r2": [0.1, 0.2]}), np.array([0.1, 0.2])],
+                         ids=["dataframe", "array"])
+def test_a_table_is_refused_instead_of_saved_as_its_printout(data_dir, value):
+    store = ResultStore("quick", 0, "twin")
+    with pytest.raises(TypeError, match=f"not a {type(value).__name__}"):
+        store.save("microcystin", {"summary": value})
+    assert not store.folder.exists() or not any(store.folder.iterdir())
 
 
 def test_unknown_result_names_are_refused(data_dir):
