@@ -129,6 +129,9 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
     from spectm.twin import simulate_twin
 
     settings = get_profile(profile)
+    if source == "real" and water != "lake_erie":
+        raise ValueError(f"real data exist only for Lake Erie; water={water!r} is a twin water body "
+                         "(use source='twin')")
     if source == "twin":
         twin = simulate_twin(paths.twin_dir(settings["twin_size"], seed, year, water), size=settings["twin_size"],
                              seed=seed, year=year, water=water, progress=False)

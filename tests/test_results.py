@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectm import results
+from spectm import experiments, results
 from spectm.data.errors import DataFormatError
 from spectm.results import CHAPTER_RESULTS, ResultMissing, ResultStore
 
@@ -185,4 +185,10 @@ def test_chapter_reaches_data_and_results_through_its_source_parameter(chapter):
     parameters = _parameters_cell(text)
     assert re.search(r"^source = \"twin\"$", parameters, re.M), "source must be a papermill parameter"
     for call in re.findall(r"lake_erie_data\(([^)]*)\)", text):
-        assert "source=source" in call, f"lake_erie_data({call}) ignores the chapter's source"
+        other_water = "water=" in call  # a second water body exists only in the twin
+        assert "source=source" in call or other_water, f"lake_erie_data({call}) ignores the chapter's source"
+
+
+def test_real_data_exist_only_for_lake_erie(data_dir):
+    with pytest.raises(ValueError, match="real data exist only for Lake Erie; water='turbid_bay'"):
+        experiments.lake_erie_data("quick", source="real", water="turbid_bay")
