@@ -8,7 +8,11 @@ twin's numbers.
 
 import ast
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +196,18 @@ def test_chapter_reaches_data_and_results_through_its_source_parameter(chapter):
 def test_real_data_exist_only_for_lake_erie(data_dir):
     with pytest.raises(ValueError, match="real data exist only for Lake Erie; water='turbid_bay'"):
         experiments.lake_erie_data("quick", source="real", water="turbid_bay")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_runs_each_chapter_after_the_chapters_it_reads(tmp_path):
+    """``make -n`` on a copy of the checkout: deps.mk is generated, then the order follows from it."""
+    for part in ("Makefile", "pyproject.toml", "book/notebooks", "spectm"):
+        copy = shutil.copytree if (ROOT / part).is_dir() else shutil.copy2
+        copy(ROOT / part, tmp_path / part)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    make = ["make", "-n", "-C", str(tmp_path), f"PY={sys.executable}", "STAMP=pyproject.toml"]
+    planned = subprocess.run([*make, "executed/09_side_by_side.ipynb"], env=env, capture_output=True, text=True,
+                             check=True).stdout
+    executed = re.findall(r"spectm\.book execute book/notebooks/(\w+)\.md", planned)
+    assert executed == ["05_reconstruction", "06_microcystin", "07_ablations", "08_trust", "09_side_by_side"]
+    assert (tmp_path / "executed" / "deps.mk").read_text() == results.makedeps()
