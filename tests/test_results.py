@@ -206,8 +206,8 @@ def test_make_runs_each_chapter_after_the_chapters_it_reads(tmp_path):
         copy(ROOT / part, tmp_path / part)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     make = ["make", "-n", "-C", str(tmp_path), f"PY={sys.executable}", "STAMP=pyproject.toml"]
-    planned = subprocess.run([*make, "executed/09_side_by_side.ipynb"], env=env, capture_output=True, text=True,
-                             check=True).stdout
+    planned = subprocess.run([*make, "executed/09_side_by_side.ipynb"], env=env, capture_output=True,
+                             text=True, check=True).stdout
     executed = re.findall(r"spectm\.book execute book/notebooks/(\w+)\.md", planned)
     assert executed == ["05_reconstruction", "06_microcystin", "07_ablations", "08_trust", "09_side_by_side"]
     assert (tmp_path / "executed" / "deps.mk").read_text() == results.makedeps()
