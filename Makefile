@@ -4,6 +4,7 @@
 # Run `make help` for the rest.
 
 PROFILE ?= quick
+SOURCE  ?= twin
 PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
@@ -35,23 +36,30 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest
 
-## book        : execute every notebook (PROFILE=quick|paper) and build the HTML in _build/html
+## book        : execute every notebook (PROFILE=quick|paper, SOURCE=twin|real) and build the HTML in _build/html
 book: $(HTML)
 
 ## notebooks   : only execute the notebooks into executed/
 notebooks: $(EXECUTED)
 
-# The profile is part of every executed notebook's inputs: switching PROFILE re-executes them all.
+# Profile and source are part of every executed notebook's inputs: switching either re-executes them all.
 executed/.profile: FORCE
 	@mkdir -p executed
-	@echo '$(PROFILE)' | cmp -s - $@ || echo '$(PROFILE)' > $@
+	@echo '$(PROFILE) $(SOURCE)' | cmp -s - $@ || echo '$(PROFILE) $(SOURCE)' > $@
 
+# SOURCE=real needs `spectm.book execute --source` (it passes `source` to papermill beside `profile`).
 executed/%.ipynb: book/notebooks/%.md $(PACKAGE) $(STAMP) executed/.profile
-	$(PY) -m spectm.book execute $< $@ --profile $(PROFILE)
+	$(PY) -m spectm.book execute $< $@ --profile $(PROFILE) $(if $(filter-out twin,$(SOURCE)),--source $(SOURCE))
 
-# Chapters that read numbers saved by earlier ones (spectm.experiments.save_result) run after them.
-executed/07_ablations.ipynb: executed/06_microcystin.ipynb
-executed/09_side_by_side.ipynb: $(filter-out executed/09_side_by_side.ipynb,$(EXECUTED))
+# Chapters that read numbers saved by earlier ones run after them: the rules are generated from what each
+# chapter declares it produces and needs (spectm.results.CHAPTER_RESULTS); make rebuilds deps.mk first.
+executed/deps.mk: spectm/results.py $(STAMP)
+	@mkdir -p executed
+	$(PY) -m spectm.results makedeps > $@.part && mv $@.part $@
+
+ifneq ($(filter book notebooks $(HTML) $(EXECUTED),$(MAKECMDGOALS)),)
+-include executed/deps.mk
+endif
 
 $(HTML): $(EXECUTED) $(BOOKFILES) $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going

@@ -129,6 +129,9 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
     from spectm.twin import simulate_twin
 
     settings = get_profile(profile)
+    if source == "real" and water != "lake_erie":
+        raise ValueError(f"real data exist only for Lake Erie; water={water!r} is a twin water body "
+                         "(use source='twin')")
     if source == "twin":
         twin = simulate_twin(paths.twin_dir(settings["twin_size"], seed, year, water), size=settings["twin_size"],
                              seed=seed, year=year, water=water, progress=False)
@@ -157,27 +160,3 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
         out[f"{name}_survival"] = matched.survival
     return out
 
-
-def results_dir(profile: str, seed: int, source: str = "twin") -> Path:
-    """Where chapters leave the numbers that the side-by-side chapter gathers."""
-    path = paths.data_dir() / "results" / f"{source}-{profile}-seed{seed}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def save_result(profile: str, seed: int, name: str, value, source: str = "twin") -> Path:
-    """Write one chapter's measured numbers as JSON, atomically."""
-    path = results_dir(profile, seed, source) / f"{name}.json"
-    partial = path.with_suffix(".json.part")
-    partial.write_text(json.dumps(value, indent=1, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
-    partial.replace(path)
-    return path
-
-
-def load_result(profile: str, seed: int, name: str, source: str = "twin"):
-    """The numbers a chapter saved; a clear error names the chapter to run first."""
-    path = results_dir(profile, seed, source) / f"{name}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: execute the chapter that measures '{name}' first "
-                                "(make notebooks runs them in order)")
-    return json.loads(path.read_text())

@@ -1,0 +1,109 @@
+"""The numbers chapters hand to each other, and the table that sets them beside the paper's.
+
+The microcystin chapter condenses its grids into one row per (model, task); the ablation and trust
+chapters read its best spectra-only baseline from that record; the side-by-side chapter gathers every
+record into one table. Keeping these steps here, not in the notebooks, lets a test run the whole hand-off
+(on the twin or on real-format files) without executing the chapters.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: The microcystin chapter's model rows, in the order the chapter shows them.
+SPECTRA_ONLY = "best baseline, spectra only"
+
+
+def _best(frame: pd.DataFrame, sets) -> pd.DataFrame:
+    rows = frame[frame.feature_set.isin(sets)] if sets is not None else frame
+    return rows.loc[rows.groupby("task")["r2"].idxmax()].set_index("task")
+
+
+def microcystin_summary(grid: pd.DataFrame, spectm_grid: pd.DataFrame) -> pd.DataFrame:
+    """The best configuration of each model family per task, indexed by (model, task)."""
+    spectral_sets = [s for s in grid.feature_set.unique() if "weather" not in s]
+    return pd.concat({
+        "best baseline (any features)": _best(grid, None),
+        SPECTRA_ONLY: _best(grid, spectral_sets),
+        "weather only (AUX)": _best(grid, ["weather"]),
+        "SpecTM embeddings": _best(spectm_grid, ["embedding"]),
+        "SpecTM embeddings + weather": _best(spectm_grid, ["embedding+weather"]),
+    }, names=["model"])[["feature_set", "algorithm", "r2", "r2_low", "r2_high"]]  # fmt: skip
+
+
+def spectra_only_baseline(microcystin: list[dict], task: str) -> dict:
+    """The microcystin record's best spectra-only baseline for ``task``: its feature set and algorithm."""
+    rows = [r for r in microcystin if r.get("model") == SPECTRA_ONLY and r.get("task") == task]
+    if not rows:
+        tasks = sorted({str(r.get("task")) for r in microcystin})
+        raise ValueError(f"the microcystin result has no {SPECTRA_ONLY!r} row for task {task!r} "
+                         f"(tasks present: {tasks}); re-execute chapter 06_microcystin")
+    return {"feature_set": rows[0]["feature_set"], "algorithm": rows[0]["algorithm"]}
+
+
+def _interval(row) -> str:
+    return f"{row['r2']:.3f} [{row['r2_low']:.3f}, {row['r2_high']:.3f}]"
+
+
+def _difference(d: dict) -> str:
+    return f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] over {d['seeds']} seeds"
+
+
+def _trust_rows(trust: dict) -> list[tuple]:
+    """One row per single number of the trust chapter (nested tables stay in that chapter)."""
+    def text(value):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    return [(f"trust: {key.replace('_', ' ')}", "not measured", text(value), "chapter 8")
+            for key, value in trust.items() if isinstance(value, (int, float, str))]
+
+
+def side_by_side(store, data: dict) -> pd.DataFrame:
+    """Every headline claim: the paper's number beside this book's, read from ``store`` (a ResultStore).
+
+    ``data`` is :func:`spectm.experiments.lake_erie_data` of the same source, for the matchup counts.
+    """
+    reconstruction = pd.DataFrame(store.load("reconstruction")).set_index(["method", "window"])
+    microcystin = pd.DataFrame(store.load("microcystin")).set_index(["model", "task"])
+    ablations, trust = store.load("ablations"), store.load("trust")
+
+    def mc(model, task):
+        row = microcystin.loc[(model, task)]
+        return f"{_interval(row)} ({row['algorithm']}, {row['feature_set']})"
+
+    def weather_vs_ssl():
+        r2 = microcystin["r2"]
+        return (f"{r2[('weather only (AUX)', 'current_week')]:.3f} vs "
+                f"{r2[('SpecTM embeddings + weather', 'current_week')]:.3f} (current week)")
+
+    recon = reconstruction["r"]
+    rows = [
+        ("masked-band reconstruction, SpecTM (pooled r)", "0.999",
+         f"{recon[('spectm', 'overall')]:.4f}", "held-out dates, targeted mask, chapter 5"),
+        ("masked-band reconstruction, cubic spline (pooled r)", "0.96",
+         f"{recon[('cubic', 'overall')]:.4f} (extrapolating); {recon[('cubic (hold)', 'overall')]:.4f} "
+         "(holding the last band)", "same pixels, chapter 5"),
+        ("matched samples, current week / 8 days ahead", "147 / 98",
+         f"{data['current'].sizes['sample']} / {data['ahead'].sizes['sample']}",
+         "≤ 2 km, ±4 days; 8-12 days before, chapter 2"),
+        ("microcystin R², current week, SpecTM", "0.695", mc("SpecTM embeddings", "current_week"),
+         "week-grouped repeated CV, 95 % interval over weeks, chapter 6"),
+        ("microcystin R², 8 days ahead, SpecTM", "0.620", mc("SpecTM embeddings", "8_day_ahead"),
+         "same protocol, chapter 6"),
+        ("best baseline R², current week", "0.51 (Ridge)",
+         mc("best baseline (any features)", "current_week"), "nested grid, chapter 6"),
+        ("best baseline R², 8 days ahead", "0.31 (SVR)", mc("best baseline (any features)", "8_day_ahead"),
+         "nested grid, chapter 6"),
+        ("weather only (AUX) vs SSL + weather", "0.624 vs 0.640", weather_vs_ssl(), "chapter 6"),
+        ("targeted minus random masking, current week", "+0.037 R²",
+         _difference(ablations["targeted_minus_random"]["current_week"]),
+         "same budget, paired by seed, chapter 7"),
+        ("targeted minus random masking, 8 days ahead", "(not reported)",
+         _difference(ablations["targeted_minus_random"]["8_day_ahead"]), "chapter 7"),
+        ("label efficiency at 5 % of labels, current week", "2.2x",
+         ablations["label_efficiency_at_5pct_words"]["current_week"],
+         "ridge on each feature set, many subsets, chapter 7"),
+    ]  # fmt: skip
+    where = "twin" if store.source == "twin" else "real data"
+    columns = ["claim", "paper (Lake Erie, as reported)", f"this book ({where}, {store.profile})", "how"]
+    return pd.DataFrame(rows + _trust_rows(trust), columns=columns)
