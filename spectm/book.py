@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from spectm.profiles import PROFILES
+from spectm.results import SOURCES
 
 #: Tag papermill gives the cell it injects; we hide that cell in the rendered book because the
 #: provenance cell of every notebook shows the same values in a readable table.
@@ -36,13 +37,19 @@ def _hide_injected_cell(notebook) -> None:
             tags.append("remove-cell")
 
 
-def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1800) -> float:
-    """Run ``source`` (MyST markdown) top to bottom with ``profile`` and write ``target``; returns seconds."""
+def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1800, data: str = "twin") -> float:
+    """Run ``source`` (MyST markdown) top to bottom with ``profile`` and write ``target``; returns seconds.
+
+    ``data`` is the notebooks' ``source`` parameter: ``"twin"`` (offline) or ``"real"`` (files fetched by
+    ``spectm fetch``). It is passed only when not the default, so notebooks without it still run.
+    """
     import jupytext
     import nbformat
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
+    if data not in SOURCES:
+        raise ValueError(f"unknown data source {data!r}: expected one of {', '.join(SOURCES)}")
     source, target = Path(source), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     notebook = jupytext.read(source, fmt="md:myst")
@@ -53,7 +60,8 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
     nbformat.write(notebook, staged)
     start = time.perf_counter()
     try:
-        _run_papermill(staged, running, source.parent, profile, timeout)
+        parameters = {"profile": profile} if data == "twin" else {"profile": profile, "source": data}
+        _run_papermill(staged, running, source.parent, parameters, timeout)
     except Exception as error:  # a raising cell, a cell timeout, a dead kernel: all named the same way
         raise _named_failure(error, source, running, failed, timeout) from None
     finally:
@@ -68,14 +76,14 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
     return time.perf_counter() - start
 
 
-def _run_papermill(staged: Path, running: Path, cwd: Path, profile: str, timeout: int) -> None:
+def _run_papermill(staged: Path, running: Path, cwd: Path, parameters: dict, timeout: int) -> None:
     """papermill saves ``running`` after every cell, so a failed run leaves the cells that did run."""
     import papermill
 
     papermill.execute_notebook(
         str(staged),
         str(running),
-        parameters={"profile": profile},
+        parameters=parameters,
         kernel_name="python3",
         cwd=str(cwd),
         execution_timeout=timeout,
@@ -140,11 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("source", type=Path)
     run.add_argument("target", type=Path)
     run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    run.add_argument("--source", dest="data", default="twin", choices=sorted(SOURCES),
+                     help="data the notebooks read: the twin, or real files fetched by `spectm fetch`")
     run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     args = parser.parse_args(argv)
-    print(f"executing {args.source} -> {args.target} (profile {args.profile})", flush=True)
+    print(f"executing {args.source} -> {args.target} (profile {args.profile}, data {args.data})", flush=True)
     try:
-        seconds = execute(args.source, args.target, args.profile, args.timeout)
+        seconds = execute(args.source, args.target, args.profile, args.timeout, args.data)
     except NotebookFailed as failure:
         print(f"FAILED: {failure}", file=sys.stderr)
         return 1

@@ -68,7 +68,8 @@ _FETCHERS = {"pace": _fetch_pace, "glerl": _fetch_glerl, "gridmet": _fetch_gridm
 def _book(args: argparse.Namespace) -> int:
     from spectm import book
 
-    return book.main(["execute", str(args.source), str(args.target), "--profile", args.profile])
+    return book.main(["execute", str(args.source), str(args.target), "--profile", args.profile,
+                      "--source", args.data])
 
 
 def _twin(rest: list[str]) -> int:
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     book.add_argument("source")
     book.add_argument("target")
     book.add_argument("--profile", default="quick")
+    book.add_argument("--source", dest="data", default="twin", help="twin (default) or real")
     book.set_defaults(run=_book)
 
     args = parser.parse_args(argv)

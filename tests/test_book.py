@@ -136,3 +136,16 @@ def test_a_run_that_stops_before_any_cell_says_so(tmp_path, monkeypatch):
     with pytest.raises(book.NotebookFailed, match=expected):
         book.execute(source, target)
     assert sorted(p.name for p in target.parent.iterdir()) == []
+
+
+def test_the_data_source_is_injected_beside_the_profile_and_checked(tmp_path):
+    source = tmp_path / "chapter.md"
+    source.write_text(NOTEBOOK.format(last_cell="print(f'data from {source}')").replace(
+        'profile = "quick"', 'profile = "quick"\nsource = "twin"'))
+    target = tmp_path / "out" / "chapter.ipynb"
+    book.execute(source, target, profile="quick", timeout=120, data="real")
+    outputs = "".join("".join(o.get("text", "")) for c in json.loads(target.read_text())["cells"]
+                      if c["cell_type"] == "code" for o in c.get("outputs", []))
+    assert "data from real" in outputs
+    with pytest.raises(ValueError, match="unknown data source"):
+        book.execute(source, target, data="Real")
