@@ -47,7 +47,7 @@ executed/.profile: FORCE
 	@mkdir -p executed
 	@echo '$(PROFILE) $(SOURCE)' | cmp -s - $@ || echo '$(PROFILE) $(SOURCE)' > $@
 
-# SOURCE=real needs `spectm.book execute --source` (it passes `source` to papermill beside `profile`).
+# SOURCE=real passes `source` to papermill beside `profile` (data fetched by `spectm fetch`).
 executed/%.ipynb: book/notebooks/%.md $(PACKAGE) $(STAMP) executed/.profile
 	$(PY) -m spectm.book execute $< $@ --profile $(PROFILE) $(if $(filter-out twin,$(SOURCE)),--source $(SOURCE))
 

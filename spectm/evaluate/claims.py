@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from spectm.paper import PAPER
+from spectm.verdicts import RULE, judge
+
 #: The microcystin chapter's model rows, in the order the chapter shows them.
 SPECTRA_ONLY = "best baseline, spectra only"
 
@@ -78,32 +81,51 @@ def side_by_side(store, data: dict) -> pd.DataFrame:
 
     recon = reconstruction["r"]
     rows = [
-        ("masked-band reconstruction, SpecTM (pooled r)", "0.999",
+        ("masked-band reconstruction, SpecTM (pooled r)", str(PAPER["reconstruction_r"]),
          f"{recon[('spectm', 'overall')]:.4f}", "held-out dates, targeted mask, chapter 5"),
-        ("masked-band reconstruction, cubic spline (pooled r)", "0.96",
+        ("masked-band reconstruction, cubic spline (pooled r)", str(PAPER["spline_r"]),
          f"{recon[('cubic', 'overall')]:.4f} (extrapolating); {recon[('cubic (hold)', 'overall')]:.4f} "
          "(holding the last band)", "same pixels, chapter 5"),
-        ("matched samples, current week / 8 days ahead", "147 / 98",
+        ("matched samples, current week / 8 days ahead", f"{PAPER['samples_current'].value:g} / {PAPER['samples_ahead'].value:g}",
          f"{data['current'].sizes['sample']} / {data['ahead'].sizes['sample']}",
          "≤ 2 km, ±4 days; 8-12 days before, chapter 2"),
-        ("microcystin R², current week, SpecTM", "0.695", mc("SpecTM embeddings", "current_week"),
+        ("microcystin R², current week, SpecTM", str(PAPER["r2_current"]), mc("SpecTM embeddings", "current_week"),
          "week-grouped repeated CV, 95 % interval over weeks, chapter 6"),
-        ("microcystin R², 8 days ahead, SpecTM", "0.620", mc("SpecTM embeddings", "8_day_ahead"),
+        ("microcystin R², 8 days ahead, SpecTM", f"{PAPER['r2_ahead'].value:.3f}", mc("SpecTM embeddings", "8_day_ahead"),
          "same protocol, chapter 6"),
-        ("best baseline R², current week", "0.51 (Ridge)",
+        ("best baseline R², current week", f"{PAPER['baseline_current']} (Ridge)",
          mc("best baseline (any features)", "current_week"), "nested grid, chapter 6"),
-        ("best baseline R², 8 days ahead", "0.31 (SVR)", mc("best baseline (any features)", "8_day_ahead"),
+        ("best baseline R², 8 days ahead", f"{PAPER['baseline_ahead']} (SVR)", mc("best baseline (any features)", "8_day_ahead"),
          "nested grid, chapter 6"),
-        ("weather only (AUX) vs SSL + weather", "0.624 vs 0.640", weather_vs_ssl(), "chapter 6"),
-        ("targeted minus random masking, current week", "+0.037 R²",
+        ("weather only (AUX) vs SSL + weather", f"{PAPER['aux_only']} vs {PAPER['ssl_plus_all'].value:.3f}", weather_vs_ssl(), "chapter 6"),
+        ("targeted minus random masking, current week", f"+{PAPER['targeted_minus_random']} R²",
          _difference(ablations["targeted_minus_random"]["current_week"]),
          "same budget, paired by seed, chapter 7"),
         ("targeted minus random masking, 8 days ahead", "(not reported)",
          _difference(ablations["targeted_minus_random"]["8_day_ahead"]), "chapter 7"),
-        ("label efficiency at 5 % of labels, current week", "2.2x",
+        ("label efficiency at 5 % of labels, current week", str(PAPER["label_efficiency"]),
          ablations["label_efficiency_at_5pct_words"]["current_week"],
          "ridge on each feature set, many subsets, chapter 7"),
     ]  # fmt: skip
     where = "twin" if store.source == "twin" else "real data"
     columns = ["claim", "paper (Lake Erie, as reported)", f"this book ({where}, {store.profile})", "how"]
     return pd.DataFrame(rows + _trust_rows(trust), columns=columns)
+
+
+def verdicts(store) -> pd.DataFrame:
+    """One row per claim the fair test decides: the paper's effect, the book's paired difference with its
+    interval (leave one season out), and the computed verdict (:mod:`spectm.verdicts`)."""
+    fair = store.load("fair_test")
+    rows = []
+    for task, label in (("current", "current week"), ("ahead", "8 days ahead")):
+        for row in fair[task]["differences"]:
+            if row.get("paper_effect") is None:
+                continue
+            verdict = judge(row["comparison"], row["paper_effect"], row["difference"], row["low"], row["high"])
+            rows.append({"claim": f"{row['comparison']}, {label}", "paper": f"{row['paper_effect']:+.3f} R²",
+                         "this book": f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]",
+                         "samples": row["samples"], "samples for 80 % power": row["samples_for_80pct"],
+                         "verdict": verdict.word})
+    frame = pd.DataFrame(rows)
+    frame.attrs["rule"] = RULE
+    return frame
