@@ -22,6 +22,12 @@ def tiny_table(offset=0.0):
     return xr.Dataset({"Rrs": (("pixel", "wavelength"), rrs)}, coords={"time": ("pixel", times)})
 
 
+@pytest.fixture(autouse=True)
+def data_dir_in_tmp(tmp_path, monkeypatch):
+    """run_dir() creates the data root: keep it inside the test's folder."""
+    monkeypatch.setenv("SPECTM_DATA", str(tmp_path / "data"))
+
+
 def test_run_folder_key(monkeypatch):
     table, config = tiny_table(), experiments.run_config("quick")
     first = experiments.run_dir(table, config)
@@ -105,8 +111,7 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-def test_a_finished_run_is_not_reused_for_other_training_data(tmp_path, monkeypatch, one_thread):
-    monkeypatch.setenv("SPECTM_DATA", str(tmp_path))
+def test_a_finished_run_is_not_reused_for_other_training_data(one_thread):
     spectra = synthetic_spectra(200, seed=1, n_dates=10)
     data = PixelSpectra(spectra["rrs"], spectra["time"], spectra["future"])
     train_rows, validation_rows = split_by_date(data.time, 0.2, seed=0)

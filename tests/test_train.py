@@ -284,8 +284,12 @@ def resume_config() -> dict:
 def whole_run(data, tmp_path_factory):
     """One uninterrupted run of :func:`resume_config`: what every interrupted run must reproduce."""
     out = tmp_path_factory.mktemp("whole")
+    previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    train(resume_config(), *data, out)
+    try:
+        train(resume_config(), *data, out)
+    finally:
+        torch.set_num_threads(previous)
     return out
 
 
