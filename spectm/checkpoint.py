@@ -130,10 +130,12 @@ def save_rotating(obj: dict, run_dir) -> Path:
     return save_atomic(obj, current)
 
 
-def load_resumable(run_dir, map_location="cpu") -> dict | None:
+def load_resumable(run_dir, map_location="cpu", set_aside: bool = False) -> dict | None:
     """The newest loadable checkpoint of a run folder; None when it has none at all.
 
-    A damaged newest checkpoint is named in a warning and the previous one is used; when no checkpoint
+    A damaged newest checkpoint is named in a warning and the previous one is used; with ``set_aside``
+    (the writing rank) the damaged file is renamed ``checkpoint.pt.damaged``, kept for inspection but out
+    of the rotation, so the next save does not push the good previous one out. When no checkpoint
     loads, :class:`ResumeError` says so (``resume=False`` starts over)."""
     run_dir = Path(run_dir)
     candidates = [p for p in (run_dir / CHECKPOINT_NAME, run_dir / PREVIOUS_NAME) if p.exists()]
@@ -148,26 +150,13 @@ def load_resumable(run_dir, map_location="cpu") -> dict | None:
             continue
         except FileNotFoundError:  # set aside by rank 0 meanwhile (DDP): the next candidate is the one
             continue
-        for problem in problems:
-            warnings.warn(f"{problem}: resuming from the older checkpoint {path} instead", stacklevel=2)
+        if problems:
+            warnings.warn(f"{problems[0]}: resuming from the older checkpoint {path} instead", stacklevel=2)
+            if set_aside:
+                os.replace(candidates[0], candidates[0].with_name(CHECKPOINT_NAME + ".damaged"))
         return state
     raise ResumeError(f"{run_dir} has no loadable checkpoint ({'; '.join(problems)}); "
                       "use another folder, or resume=False (--no-resume) to start over")
-
-
-def set_aside_damaged(run_dir) -> Path | None:
-    """Rename a damaged newest checkpoint to ``checkpoint.pt.damaged`` (kept for inspection), so the next
-    save does not rotate it over the good previous one; returns the new name, or None if it loads."""
-    current = Path(run_dir) / CHECKPOINT_NAME
-    if not current.exists():
-        return None
-    try:
-        load_checkpoint(current)
-    except CheckpointError:
-        damaged = current.with_name(CHECKPOINT_NAME + ".damaged")
-        os.replace(current, damaged)
-        return damaged
-    return None
 
 
 def source_fingerprint(root=None) -> str:

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from spectm.bands import GRIDS, wavelength_grid
 from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError, RunInUseError,
                                code_version, load_checkpoint, load_resumable, restore_rng_states, rng_states,
-                               run_lock, save_rotating, set_aside_damaged, source_fingerprint)
+                               run_lock, save_rotating, source_fingerprint)
 from spectm.masking import DEFAULT_BUDGET, correlation_groups, make_mask
 from spectm.model import ModelConfig, SpecTM, count_parameters, model_config, spectm_loss
 from spectm.profiles import PROFILES, get_profile
@@ -362,11 +362,9 @@ def _train(config, train_data, val_data, out_dir: Path, callback, rank, world_si
     metrics_path, ckpt_path = out_dir / "metrics.jsonl", out_dir / CHECKPOINT_NAME
     resumed_from = None
     identity = {"data_fingerprint": data_fingerprint(train_data, val_data), "code_fingerprint": source_fingerprint()}
-    saved = load_resumable(out_dir) if config["resume"] else None
+    saved = load_resumable(out_dir, set_aside=is_main) if config["resume"] else None
     if saved is not None:
         _check_resumable(saved, config, identity, out_dir)
-        if is_main:
-            set_aside_damaged(out_dir)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         restore_rng_states(saved["rng"])
@@ -482,6 +480,7 @@ def _train(config, train_data, val_data, out_dir: Path, callback, rank, world_si
         "seconds": seconds,
         "samples_per_second": steps_this_run * config["batch_size"] * world_size / seconds,
         "checkpoint": str(ckpt_path), "metrics": str(metrics_path), "precision": str(dtype or torch.float32),
+        **identity,
     }
 
 
