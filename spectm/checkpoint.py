@@ -35,7 +35,7 @@ class CheckpointError(ValueError):
 
 
 class ResumeError(ValueError):
-    """A run folder that must not be continued by this run (other config, data or code; no good checkpoint)."""
+    """A run folder this run must not continue (other config, data or code; no loadable checkpoint)."""
 
 
 class RunInUseError(RuntimeError):
@@ -99,7 +99,7 @@ def checkpoint_path(path) -> Path:
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """Load with ``weights_only=True``; a clear error names the file when it is missing, damaged or not ours."""
+    """Load with ``weights_only=True``; a clear error names the file if it is missing, damaged or not ours."""
     path = checkpoint_path(path)
     if not path.exists():
         raise FileNotFoundError(f"no SpecTM checkpoint at {path}")

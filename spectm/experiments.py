@@ -73,7 +73,8 @@ def run_dir(table: xr.Dataset, config: dict, data_tag: str = "") -> Path:
     :func:`code_fingerprint`, so a run made by older training code is never reused.
     """
     trajectory = {k: v for k, v in config.items() if k not in ("progress", "resume", "device")}
-    text = json.dumps(trajectory, sort_keys=True, default=str) + table_fingerprint(table) + data_tag + code_fingerprint()
+    text = (json.dumps(trajectory, sort_keys=True, default=str) + table_fingerprint(table) + data_tag
+            + code_fingerprint())
     key = hashlib.sha256(text.encode()).hexdigest()[:10]
     return paths.data_dir() / "runs" / f"{config['profile']}-{config['masking']}-seed{config['seed']}-{key}"
 

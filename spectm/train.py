@@ -30,7 +30,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -325,7 +324,8 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
     out_dir = Path(out_dir)
     rank, world_size, device, created_group = _setup_distributed(config["device"])
     with run_lock(out_dir) if rank == 0 else contextlib.nullcontext():
-        return _train(config, train_data, val_data, out_dir, callback, rank, world_size, device, created_group)
+        return _train(config, train_data, val_data, out_dir, callback, rank, world_size, device,
+                      created_group)
 
 
 def _train(config, train_data, val_data, out_dir: Path, callback, rank, world_size, device, created_group):
@@ -361,7 +361,8 @@ def _train(config, train_data, val_data, out_dir: Path, callback, rank, world_si
     epoch_loss_sum, epoch_loss_steps = 0.0, 0
     metrics_path, ckpt_path = out_dir / "metrics.jsonl", out_dir / CHECKPOINT_NAME
     resumed_from = None
-    identity = {"data_fingerprint": data_fingerprint(train_data, val_data), "code_fingerprint": source_fingerprint()}
+    identity = {"data_fingerprint": data_fingerprint(train_data, val_data),
+                "code_fingerprint": source_fingerprint()}
     saved = load_resumable(out_dir, set_aside=is_main) if config["resume"] else None
     if saved is not None:
         _check_resumable(saved, config, identity, out_dir)

@@ -26,7 +26,8 @@ def write_granule(folder, day: int):
     lat = np.linspace(41.5, 41.8, 3)[:, None] * np.ones((1, 4))
     lon = np.linspace(-83.3, -83.0, 4)[None, :] * np.ones((3, 1))
     rrs = 0.002 + 1e-5 * np.arange(oci_rrs_centers().size)[None, None, :] + 1e-4 * day * np.ones((3, 4, 1))
-    return write_l2_aop(folder, rrs, lat, lon, np.zeros((3, 4), np.int64), pd.Timestamp(f"2024-07-{day}T18:00"))
+    flags = np.zeros((3, 4), np.int64)
+    return write_l2_aop(folder, rrs, lat, lon, flags, pd.Timestamp(f"2024-07-{day}T18:00"))
 
 
 @pytest.fixture
@@ -76,7 +77,8 @@ def test_stale_temporaries_of_dead_writers_are_removed_on_the_next_build(granule
     folder = tmp_path / "cache"
     folder.mkdir()
     host, dead, alive = cache._host(), dead_pid(), os.getpid()
-    names = {"dead": f".tmp-{host}_{dead}-0a1b2c3d-pixels-x.nc", "old_format": f".tmp-{dead}-0a1b2c3d-pixels-x.nc",
+    names = {"dead": f".tmp-{host}_{dead}-0a1b2c3d-pixels-x.nc",
+             "old_format": f".tmp-{dead}-0a1b2c3d-pixels-x.nc",
              "alive": f".tmp-{host}_{alive}-0a1b2c3d-pixels-x.nc",
              "other_host": f".tmp-elsewhere{host}_{dead}-0a1b2c3d-pixels-x.nc"}
     for name in names.values():

@@ -116,7 +116,8 @@ def test_a_finished_run_is_not_reused_for_other_training_data(one_thread):
     data = PixelSpectra(spectra["rrs"], spectra["time"], spectra["future"])
     train_rows, validation_rows = split_by_date(data.time, 0.2, seed=0)
     table, config = tiny_table(), experiments.run_config("quick", **TINY_RUN)
-    run = experiments.pretrain(table, config, data.subset(train_rows), data.subset(validation_rows), device="cpu")
+    run = experiments.pretrain(table, config, data.subset(train_rows), data.subset(validation_rows),
+                               device="cpu")
     assert experiments.pretrain(table, config, data.subset(train_rows), data.subset(validation_rows)) == run
     other = data.subset(train_rows[: len(train_rows) // 2])  # a selection passed without a data_tag
     with pytest.raises(ResumeError, match=rf"{re.escape(str(run))} holds a run on other training data"):

@@ -107,7 +107,8 @@ def test_resume_refuses_a_different_config(data, tmp_path):
 
 
 def _ddp_worker(rank, world_size, store, out_dir, table):
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size), GLOO_SOCKET_IFNAME="lo")
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      GLOO_SOCKET_IFNAME="lo")
     torch.set_num_threads(1)
     # A file rendezvous: no port chosen by one process and bound later by another (that races)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
@@ -145,7 +146,7 @@ def test_ddp_test_binds_no_port_of_its_own():
     take it in between. The test now rendezvouses through a file."""
     import inspect
 
-    source = inspect.getsource(_ddp_worker) + inspect.getsource(test_two_gloo_ranks_end_with_identical_weights)
+    source = "".join(inspect.getsource(f) for f in (_ddp_worker, test_two_gloo_ranks_end_with_identical_weights))
     assert "MASTER_PORT" not in source and "file://" in source
 
 
@@ -313,7 +314,8 @@ def test_resume_refuses_other_training_data(data, tmp_path):
     train_data, val_data = data
     train(tiny_config(max_steps=2), train_data, val_data, tmp_path)
     shifted = PixelSpectra(train_data.values.numpy() * 1.01, train_data.time, train_data.future.numpy())
-    with pytest.raises(ckpt.ResumeError, match=rf"{re.escape(str(tmp_path))} was trained on other training data"):
+    refusal = rf"{re.escape(str(tmp_path))} was trained on other training data"
+    with pytest.raises(ckpt.ResumeError, match=refusal):
         train(tiny_config(max_steps=2), shifted, val_data, tmp_path)
     with pytest.raises(ckpt.ResumeError, match="training data"):  # the validation split counts too
         train(tiny_config(max_steps=2), train_data, None, tmp_path)
@@ -366,7 +368,8 @@ def test_a_second_process_is_refused_while_a_run_holds_the_folder(data, tmp_path
     train_data, _ = data
     holder = hold_lock(tmp_path)
     try:
-        with pytest.raises(ckpt.RunInUseError, match=rf"{re.escape(str(tmp_path))} is in use .*pid {holder.pid}\)"):
+        refusal = rf"{re.escape(str(tmp_path))} is in use .*pid {holder.pid}\)"
+        with pytest.raises(ckpt.RunInUseError, match=refusal):
             train(tiny_config(max_steps=2), train_data, None, tmp_path)
         assert not (tmp_path / "metrics.jsonl").exists() and not (tmp_path / "checkpoint.pt").exists()
     finally:
@@ -396,7 +399,7 @@ def test_lock_is_released_on_error_and_reentrant_in_one_process(tmp_path):
 
 def test_stale_temporaries_in_a_run_folder_are_removed_on_start(data, tmp_path):
     tmp_path.mkdir(exist_ok=True)
-    stale = [tmp_path / ".checkpoint.pt.k1ll3d.tmp", tmp_path / "summary.json.part", tmp_path / ".metrics.jsonl.tmp"]
+    stale = [tmp_path / name for name in (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp")]
     for path in stale:
         path.write_bytes(b"left by a killed process")
     train(tiny_config(max_steps=1), data[0], None, tmp_path)
