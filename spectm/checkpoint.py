@@ -215,6 +215,9 @@ def run_lock(run_dir):
             holder = handle.read().strip() or "unknown"
             raise RunInUseError(f"{run_dir} is in use by another run (pid {holder}); wait for it to finish "
                                 "or use another folder") from None
+        except OSError as error:  # a file system without locks (some network mounts): say so, go on
+            warnings.warn(f"{run_dir} cannot be locked ({error}); nothing stops a second run from writing "
+                          "there at the same time", stacklevel=3)
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()

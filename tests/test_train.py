@@ -443,3 +443,25 @@ def test_load_checkpoint_names_a_damaged_file(tmp_path):
     path.write_bytes(b"\x80\x02 not a zip archive")
     with pytest.raises(ckpt.CheckpointError, match=rf"{re.escape(str(path))} cannot be loaded"):
         load_pretrained(path)
+
+
+def test_a_checkpoint_without_fingerprints_is_not_resumed_blindly(data, tmp_path):
+    """Checkpoints written before runs recorded their data cannot be checked: refused, not trusted."""
+    train(tiny_config(max_steps=1), data[0], None, tmp_path)
+    state = ckpt.load_checkpoint(tmp_path)
+    del state["data_fingerprint"]
+    ckpt.save_atomic(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(ckpt.ResumeError, match="data_fingerprint not recorded there"):
+        train(tiny_config(max_steps=1), data[0], None, tmp_path)
+
+
+def test_a_file_system_without_locks_is_warned_about(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(tmp_path))} cannot be locked"):
+        with ckpt.run_lock(tmp_path):
+            pass
