@@ -512,6 +512,7 @@ def _literal(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
+    from spectm.data.errors import DataFormatError
     from spectm.datasets import PixelSpectra, load_pixel_table, split_by_date, synthetic_spectra
 
     parser = argparse.ArgumentParser(prog="spectm pretrain", description=__doc__.splitlines()[0])
@@ -535,16 +536,16 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         config[key] = _literal(value)
     config = resolve_config(config)
-    if args.data == "synthetic":
-        table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
-    else:
-        table = load_pixel_table(args.data)
-    data = PixelSpectra(table["rrs"], table["time"], table.get("future"), table.get("wavelength", "paper122"))
-    train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
     try:
+        if args.data == "synthetic":
+            table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
+        else:
+            table = load_pixel_table(args.data)
+        data = PixelSpectra(table["rrs"], table["time"], table.get("future"), table.get("wavelength", "paper122"))
+        train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
         summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
-    except (ResumeError, RunInUseError) as error:  # a refusal, not a bug: one sentence, no traceback
-        print(f"spectm pretrain: {error}", file=sys.stderr)
+    except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError) as error:
+        print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one sentence, no traceback
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=2))

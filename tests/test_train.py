@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -465,3 +466,23 @@ def test_a_file_system_without_locks_is_warned_about(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match=rf"{re.escape(str(tmp_path))} cannot be locked"):
         with ckpt.run_lock(tmp_path):
             pass
+
+
+def test_command_line_reports_a_missing_table_and_a_broken_log_in_one_line(tmp_path, capsys):
+    from spectm.train import main
+
+    assert main(["--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "missing.npz" in err and len(err.splitlines()) == 1
+    run, table = tmp_path / "run", tmp_path / "table.npz"
+    spectra = synthetic_spectra(160, seed=3, n_dates=5)
+    np.savez(table, rrs=spectra["rrs"], time=spectra["time"])
+    argv = ["--data", str(table), "--out", str(run), "--set", "max_steps=2", "--set", "progress=False",
+            "--set", "batch_size=32", "--set", f"model={TINY_MODEL!r}"]
+    assert main(argv) == 0
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join(["{broken", *lines]) + "\n")  # damaged, not torn
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "metrics.jsonl" in err and "line 1" in err and len(err.splitlines()) == 1
