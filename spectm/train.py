@@ -541,11 +541,12 @@ def main(argv: list[str] | None = None) -> int:
             table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
         else:
             table = load_pixel_table(args.data)
-        data = PixelSpectra(table["rrs"], table["time"], table.get("future"), table.get("wavelength", "paper122"))
+        data = PixelSpectra(table["rrs"], table["time"], table.get("future"),
+                            table.get("wavelength", "paper122"))
         train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
         summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
     except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError) as error:
-        print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one sentence, no traceback
+        print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one line, no traceback
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=2))

@@ -147,7 +147,8 @@ def test_ddp_test_binds_no_port_of_its_own():
     take it in between. The test now rendezvouses through a file."""
     import inspect
 
-    source = "".join(inspect.getsource(f) for f in (_ddp_worker, test_two_gloo_ranks_end_with_identical_weights))
+    functions = (_ddp_worker, test_two_gloo_ranks_end_with_identical_weights)
+    source = "".join(inspect.getsource(f) for f in functions)
     assert "MASTER_PORT" not in source and "file://" in source
 
 
@@ -400,7 +401,8 @@ def test_lock_is_released_on_error_and_reentrant_in_one_process(tmp_path):
 
 def test_stale_temporaries_in_a_run_folder_are_removed_on_start(data, tmp_path):
     tmp_path.mkdir(exist_ok=True)
-    stale = [tmp_path / name for name in (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp")]
+    names = (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp")
+    stale = [tmp_path / name for name in names]
     for path in stale:
         path.write_bytes(b"left by a killed process")
     train(tiny_config(max_steps=1), data[0], None, tmp_path)
