@@ -17,23 +17,30 @@ import torch
 import xarray as xr
 
 from spectm import paths
+from spectm.checkpoint import ResumeError, load_checkpoint, run_lock, source_fingerprint
 from spectm.datasets import PixelSpectra, from_pixel_table, split_by_date
 from spectm.profiles import get_profile
-from spectm.train import load_pretrained, train
+from spectm.train import data_fingerprint, load_pretrained, read_metrics_log, train
 
 #: Profile keys that are about data or devices, not about the training run itself.
 _NOT_TRAINING = ("twin_size", "device")
 
 
 def table_fingerprint(table: xr.Dataset) -> str:
-    """A short content key of a pixel table: its size, time span and a sample of its values."""
-    rrs = np.asarray(table["Rrs"].values)
-    sample = rrs[:: max(1, rrs.shape[0] // 512)]
+    """A content key of a pixel table: sha256 over every value pretraining reads (Rrs as float32, times,
+    positions for the 8-day pairs, wavelengths). All of it, not a sample: two tables that differ in one
+    unsampled pixel must not share a run (sha256 reads about 1 GB/s, seconds for a season)."""
     digest = hashlib.sha256()
-    digest.update(str(rrs.shape).encode())
-    digest.update(np.asarray(table["time"].values).astype("datetime64[s]").astype(np.int64)[[0, -1]].tobytes())
-    digest.update(np.nan_to_num(sample, nan=-1.0).astype(np.float32).tobytes())
-    return digest.hexdigest()[:12]
+    fields = {"Rrs": np.float32, "time": "datetime64[s]", "latitude": np.float64, "longitude": np.float64,
+              "wavelength": np.float64}
+    for name, dtype in fields.items():
+        if name not in table.variables:
+            digest.update(f"no {name}".encode())
+            continue
+        values = np.ascontiguousarray(np.asarray(table[name].values).astype(dtype))
+        digest.update(f"{name}{values.dtype}{values.shape}".encode())
+        digest.update(values.view(np.uint8) if values.size else b"")
+    return digest.hexdigest()[:16]
 
 
 def pretraining_data(table: xr.Dataset, validation_fraction: float = 0.2, seed: int = 0):
@@ -52,17 +59,10 @@ def run_config(profile: str, masking: str = "targeted", seed: int = 0, **overrid
     return settings
 
 
-#: Modules whose code decides what a pretraining run learns: a change to any of them starts new runs.
-_TRAINING_CODE = ("model.py", "train.py", "masking.py", "datasets.py", "checkpoint.py", "physics/indices.py")
-
-
-def code_fingerprint() -> str:
-    """A short hash of the source of the modules that shape a pretraining run."""
-    root = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in _TRAINING_CODE:
-        digest.update((root / name).read_bytes())
-    return digest.hexdigest()[:12]
+def code_fingerprint(root=None) -> str:
+    """A short hash of the whole package source (every module and resource, see
+    :func:`spectm.checkpoint.source_fingerprint`): a change to any of them starts new runs."""
+    return source_fingerprint(root)
 
 
 def run_dir(table: xr.Dataset, config: dict, data_tag: str = "") -> Path:
@@ -73,7 +73,8 @@ def run_dir(table: xr.Dataset, config: dict, data_tag: str = "") -> Path:
     :func:`code_fingerprint`, so a run made by older training code is never reused.
     """
     trajectory = {k: v for k, v in config.items() if k not in ("progress", "resume", "device")}
-    text = json.dumps(trajectory, sort_keys=True, default=str) + table_fingerprint(table) + data_tag + code_fingerprint()
+    text = (json.dumps(trajectory, sort_keys=True, default=str) + table_fingerprint(table) + data_tag
+            + code_fingerprint())
     key = hashlib.sha256(text.encode()).hexdigest()[:10]
     return paths.data_dir() / "runs" / f"{config['profile']}-{config['masking']}-seed{config['seed']}-{key}"
 
@@ -86,20 +87,35 @@ def pretrain(table: xr.Dataset, config: dict, train_data: PixelSpectra | None = 
     """
     out = run_dir(table, config, data_tag)
     if (out / "summary.json").exists():
-        return out
+        return _finished_run(out, train_data, validation_data)
     if train_data is None:
         train_data, validation_data, _, _ = pretraining_data(table, seed=0)
     config = dict(config, device=device or ("cuda" if torch.cuda.is_available() else "cpu"), resume=True)
-    summary = train(config, train_data, validation_data, out_dir=out)
-    partial = out / "summary.json.part"
-    partial.write_text(json.dumps(summary, indent=1, default=str))
-    partial.replace(out / "summary.json")
+    with run_lock(out):  # held from training to summary, so a second process never writes here meanwhile
+        if (out / "summary.json").exists():  # finished by another process while we prepared the data
+            return _finished_run(out, train_data, validation_data)
+        summary = train(config, train_data, validation_data, out_dir=out)
+        partial = out / "summary.json.part"
+        partial.write_text(json.dumps(summary, indent=1, default=str))
+        partial.replace(out / "summary.json")
+    return out
+
+
+def _finished_run(out: Path, train_data, validation_data) -> Path:
+    """A finished run, reused only if it was trained on the data given (a selection the caller passed
+    without a fitting ``data_tag`` would otherwise get another selection's run)."""
+    if train_data is not None:
+        recorded = load_checkpoint(out).get("data_fingerprint")
+        given = data_fingerprint(train_data, validation_data)
+        if recorded != given:
+            raise ResumeError(f"{out} holds a run on other training data (data_fingerprint {recorded} there, "
+                              f"{given} given); pass a data_tag that names this selection")
     return out
 
 
 def metrics(run: Path) -> tuple[list[dict], list[dict]]:
-    """The run's metrics log as (step records, epoch records)."""
-    records = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines() if line]
+    """The run's metrics log as (step records, epoch records); a line torn by a killed run is left out."""
+    records = read_metrics_log(Path(run) / "metrics.jsonl")
     return [r for r in records if r["kind"] == "step"], [r for r in records if r["kind"] == "epoch"]
 
 

@@ -8,7 +8,10 @@ both random streams are functions of the step, a run resumed from a checkpoint d
 masks the killed run would have drawn.
 
 Outputs in ``out_dir``: ``checkpoint.pt`` (every ``checkpoint_every`` steps, at every epoch end and at the
-end; see :mod:`spectm.checkpoint`) and ``metrics.jsonl`` (one line per logged step and one per epoch).
+end; the one before it is kept as ``checkpoint.previous.pt``; see :mod:`spectm.checkpoint`),
+``metrics.jsonl`` (one line per logged step and one per epoch) and ``run.lock`` (held while a process
+trains there: a second process is refused). A checkpoint records fingerprints of the training data and of
+the package source; a resume with another config, other data or other code is refused.
 
 Multi-process: launch with ``torchrun --nproc_per_node N -m spectm.train ...``; each rank takes every N-th
 sample of the epoch's permutation, gradients are averaged by DistributedDataParallel (gloo on CPU, nccl on
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -33,8 +38,9 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from spectm.bands import GRIDS, wavelength_grid
-from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, code_version, load_checkpoint, restore_rng_states,
-                               rng_states, save_atomic)
+from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError, RunInUseError,
+                               code_version, load_checkpoint, load_resumable, restore_rng_states, rng_states,
+                               run_lock, save_rotating, source_fingerprint)
 from spectm.masking import DEFAULT_BUDGET, correlation_groups, make_mask
 from spectm.model import ModelConfig, SpecTM, count_parameters, model_config, spectm_loss
 from spectm.profiles import PROFILES, get_profile
@@ -240,25 +246,71 @@ def _grid_name(wavelengths: np.ndarray) -> str | None:
     return None
 
 
+def data_fingerprint(*datasets) -> str:
+    """A content hash of the training (and validation) data: float32 bytes of the spectra, the 8-day pairs,
+    the times, the wavelengths and the index names of each dataset, in order (None counts as empty).
+
+    Cheap next to training (sha256 runs at about 1 GB/s), and exact: a resume on other data is caught."""
+    digest = hashlib.sha256()
+    for data in datasets:
+        digest.update(b"dataset" if data is not None else b"none")
+        if data is None:
+            continue
+        arrays = [data.values.numpy(), data.future.numpy(), np.asarray(data.wavelengths, np.float32)]
+        if data.time is not None:
+            arrays.append(data.time.astype("datetime64[s]").astype(np.int64))
+        for array in arrays:
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+        digest.update(json.dumps(list(data.index_names)).encode())
+    return digest.hexdigest()[:16]
+
+
+def read_metrics_log(path) -> list[dict]:
+    """The records of a ``metrics.jsonl``; a torn last line (a process killed mid-write) is dropped, while an
+    unreadable line anywhere else is an error naming the file and the line."""
+    path = Path(path)
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines):
+                break  # torn by a kill: the record was never completely written
+            from spectm.data.errors import DataFormatError
+
+            raise DataFormatError(path, f"line {number}", "one JSON record per line", f"{error}") from None
+    return records
+
+
 def _truncate_log(path: Path, step: int, epoch: int) -> None:
-    """Drop metrics lines written after the checkpoint we resume from (the killed run's tail)."""
+    """Drop metrics lines written after the checkpoint we resume from (the killed run's tail, including a
+    line torn by the kill); rewritten atomically."""
     if not path.exists():
         return
-    kept = []
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        if (record["kind"] == "step" and record["step"] <= step) or (
-                record["kind"] == "epoch" and record["epoch"] < epoch):
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept))
+    kept = [record for record in read_metrics_log(path)
+            if (record["kind"] == "step" and record["step"] <= step)
+            or (record["kind"] == "epoch" and record["epoch"] < epoch)]
+    partial = path.with_name(f".{path.name}.tmp")
+    partial.write_text("".join(json.dumps(record) + "\n" for record in kept))
+    os.replace(partial, path)
 
 
-def _check_resumable(saved: dict, config: dict, path: Path) -> None:
-    differ = sorted(k for k in set(saved) | set(config)
-                    if k not in RUN_ONLY_KEYS and saved.get(k) != config.get(k))
+def _check_resumable(saved: dict, config: dict, identity: dict, run_dir: Path) -> None:
+    """Refuse, in one sentence naming the folder, a resume whose config, data or code differ."""
+    differ = sorted(k for k in set(saved["config"]) | set(config)
+                    if k not in RUN_ONLY_KEYS and saved["config"].get(k) != config.get(k))
     if differ:
-        raise ValueError(f"{path} was written with a different config ({', '.join(differ)} differ); "
-                         "use another out_dir, or resume=False to start over")
+        raise ResumeError(f"{run_dir} was written with a different config ({', '.join(differ)} differ); "
+                          "use another out_dir, or resume=False to start over")
+    what = {"data_fingerprint": "training data", "code_fingerprint": "spectm source code"}
+    for key, name in what.items():
+        if saved.get(key) != identity[key]:
+            there = "not recorded there" if saved.get(key) is None else f"{saved[key]} there"
+            raise ResumeError(f"{run_dir} was trained on other {name} ({key} {there}, {identity[key]} now); "
+                              "use another out_dir, or resume=False to start over")
 
 
 def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", callback=None) -> dict:
@@ -271,6 +323,13 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
     config = resolve_config(config)
     out_dir = Path(out_dir)
     rank, world_size, device, created_group = _setup_distributed(config["device"])
+    with run_lock(out_dir) if rank == 0 else contextlib.nullcontext():
+        return _train(config, train_data, val_data, out_dir, callback, rank, world_size, device,
+                      created_group)
+
+
+def _train(config, train_data, val_data, out_dir: Path, callback, rank, world_size, device, created_group):
+    """The loop of :func:`train`, run by rank 0 while it holds the run folder's lock."""
     is_main = rank == 0
     torch.manual_seed(config["seed"])  # once: every rank builds the same initial weights
     dtype = autocast_dtype(config, device)
@@ -302,9 +361,11 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
     epoch_loss_sum, epoch_loss_steps = 0.0, 0
     metrics_path, ckpt_path = out_dir / "metrics.jsonl", out_dir / CHECKPOINT_NAME
     resumed_from = None
-    if config["resume"] and ckpt_path.exists():
-        saved = load_checkpoint(ckpt_path)
-        _check_resumable(saved["config"], config, ckpt_path)
+    identity = {"data_fingerprint": data_fingerprint(train_data, val_data),
+                "code_fingerprint": source_fingerprint()}
+    saved = load_resumable(out_dir, set_aside=is_main) if config["resume"] else None
+    if saved is not None:
+        _check_resumable(saved, config, identity, out_dir)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         restore_rng_states(saved["rng"])
@@ -326,7 +387,7 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
     def save(finished: bool = False) -> None:
         if not is_main:
             return
-        save_atomic({
+        save_rotating({
             "format": FORMAT,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -340,7 +401,8 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
             "config": config,
             "masking_groups": groups,
             "code_version": code_version(),
-        }, ckpt_path)
+            **identity,
+        }, out_dir)
 
     def log(record: dict) -> None:
         if is_main:
@@ -419,6 +481,7 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
         "seconds": seconds,
         "samples_per_second": steps_this_run * config["batch_size"] * world_size / seconds,
         "checkpoint": str(ckpt_path), "metrics": str(metrics_path), "precision": str(dtype or torch.float32),
+        **identity,
     }
 
 
@@ -449,6 +512,7 @@ def _literal(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
+    from spectm.data.errors import DataFormatError
     from spectm.datasets import PixelSpectra, load_pixel_table, split_by_date, synthetic_spectra
 
     parser = argparse.ArgumentParser(prog="spectm pretrain", description=__doc__.splitlines()[0])
@@ -472,13 +536,18 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         config[key] = _literal(value)
     config = resolve_config(config)
-    if args.data == "synthetic":
-        table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
-    else:
-        table = load_pixel_table(args.data)
-    data = PixelSpectra(table["rrs"], table["time"], table.get("future"), table.get("wavelength", "paper122"))
-    train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
-    summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
+    try:
+        if args.data == "synthetic":
+            table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
+        else:
+            table = load_pixel_table(args.data)
+        data = PixelSpectra(table["rrs"], table["time"], table.get("future"),
+                            table.get("wavelength", "paper122"))
+        train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
+        summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
+    except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError) as error:
+        print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one line, no traceback
+        return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=2))
     return 0

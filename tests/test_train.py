@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
+import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 
+import spectm
 from spectm import checkpoint as ckpt
 from spectm.datasets import PixelSpectra, split_by_date, synthetic_spectra
 from spectm.masking import make_mask
@@ -102,10 +107,12 @@ def test_resume_refuses_a_different_config(data, tmp_path):
         train(tiny_config(max_steps=2, learning_rate=1e-4), train_data, None, tmp_path)
 
 
-def _ddp_worker(rank, world_size, port, out_dir, table):
+def _ddp_worker(rank, world_size, store, out_dir, table):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
+                      GLOO_SOCKET_IFNAME="lo")
     torch.set_num_threads(1)
+    # A file rendezvous: no port chosen by one process and bound later by another (that races)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
     pixels = PixelSpectra(table["rrs"], table["time"], table["future"])
     seen = {}
 
@@ -113,28 +120,36 @@ def _ddp_worker(rank, world_size, port, out_dir, table):
         seen["model"] = state["model"]
         seen.setdefault("first_loss", state["local_loss"])
 
-    train(tiny_config(masking="random", epochs=1, max_steps=4), pixels, None, out_dir, callback=remember)
+    try:
+        train(tiny_config(masking="random", epochs=1, max_steps=4), pixels, None, out_dir, callback=remember)
+    finally:
+        dist.destroy_process_group()
     torch.save({"weights": seen["model"].state_dict(), "first_loss": seen["first_loss"]},
                os.path.join(out_dir, f"rank{rank}.pt"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     table = {k: v for k, v in synthetic_spectra(256, seed=2).items() if k in ("rrs", "time", "future")}
-    mp.start_processes(_ddp_worker, args=(2, _free_port(), str(tmp_path), table), nprocs=2, join=True,
+    out = tmp_path / "run"
+    mp.start_processes(_ddp_worker, args=(2, str(tmp_path / "store"), str(out), table), nprocs=2, join=True,
                        start_method="spawn")
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    r0, r1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert r0["first_loss"] != r1["first_loss"]  # each rank trained on its own shard...
     for name, tensor in r0["weights"].items():  # ...yet the averaged gradients keep them in lockstep
         assert torch.equal(tensor, r1["weights"][name]), name
-    saved = ckpt.load_checkpoint(tmp_path)
+    saved = ckpt.load_checkpoint(out)
     assert saved["step"] == 4 and saved["config"]["batch_size"] == 32
     assert torch.equal(saved["model"]["index_head.weight"], r0["weights"]["index_head.weight"])
+
+
+def test_ddp_test_binds_no_port_of_its_own():
+    """The old helper bound a free port, released it and let gloo bind it later: another process could
+    take it in between. The test now rendezvouses through a file."""
+    import inspect
+
+    functions = (_ddp_worker, test_two_gloo_ranks_end_with_identical_weights)
+    source = "".join(inspect.getsource(f) for f in functions)
+    assert "MASTER_PORT" not in source and "file://" in source
 
 
 def test_epoch_batches_split_the_permutation_between_ranks():
@@ -257,3 +272,219 @@ def test_command_line_trains_on_synthetic_data(tmp_path, capsys):
     assert summary["steps"] == 2 and summary["resumed_from_step"] is None
     saved = ckpt.load_checkpoint(tmp_path)
     assert saved["config"]["masking"] == "random_spans" and saved["finished"]
+
+
+# --- Runs that refuse to mix: other data or code, two processes, damaged checkpoints, torn logs ---
+
+RESUME_EVERY = 4
+
+
+def resume_config() -> dict:
+    return tiny_config(masking="random", model={**TINY_MODEL, "dropout": 0.1}, checkpoint_every=RESUME_EVERY)
+
+
+@pytest.fixture(scope="module")
+def whole_run(data, tmp_path_factory):
+    """One uninterrupted run of :func:`resume_config`: what every interrupted run must reproduce."""
+    out = tmp_path_factory.mktemp("whole")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(resume_config(), *data, out)
+    finally:
+        torch.set_num_threads(previous)
+    return out
+
+
+def crash_at(config, data, out, step):
+    def crash(state):
+        if state["step"] == step:
+            raise Crash("killed")
+
+    with pytest.raises(Crash):
+        train(config, *data, out, callback=crash)
+
+
+def same_run(a, b) -> bool:
+    """Same final weights and the same metrics log (but the wall-clock times)."""
+    wa, wb = ckpt.load_checkpoint(a)["model"], ckpt.load_checkpoint(b)["model"]
+    logs = [[{k: v for k, v in r.items() if k != "elapsed_s"} for r in read_log(out)] for out in (a, b)]
+    return all(torch.equal(wa[name], wb[name]) for name in wa) and logs[0] == logs[1]
+
+
+def test_resume_refuses_other_training_data(data, tmp_path):
+    train_data, val_data = data
+    train(tiny_config(max_steps=2), train_data, val_data, tmp_path)
+    shifted = PixelSpectra(train_data.values.numpy() * 1.01, train_data.time, train_data.future.numpy())
+    refusal = rf"{re.escape(str(tmp_path))} was trained on other training data"
+    with pytest.raises(ckpt.ResumeError, match=refusal):
+        train(tiny_config(max_steps=2), shifted, val_data, tmp_path)
+    with pytest.raises(ckpt.ResumeError, match="training data"):  # the validation split counts too
+        train(tiny_config(max_steps=2), train_data, None, tmp_path)
+    assert ckpt.load_checkpoint(tmp_path)["step"] == 2  # untouched
+
+
+def test_resume_refuses_other_code(data, tmp_path, monkeypatch):
+    train_data, _ = data
+    train(tiny_config(max_steps=2), train_data, None, tmp_path)
+    monkeypatch.setattr("spectm.train.source_fingerprint", lambda: "edited-source")
+    with pytest.raises(ckpt.ResumeError, match="other spectm source code"):
+        train(tiny_config(max_steps=2), train_data, None, tmp_path)
+    assert train(tiny_config(max_steps=4, resume=False), train_data, None, tmp_path)["steps"] == 4
+
+
+def test_command_line_refuses_to_resume_on_other_data(tmp_path, capsys):
+    from spectm.cli import main
+
+    def pretrain(size):
+        return main(["pretrain", "--data", "synthetic", "--synthetic-size", str(size), "--out", str(tmp_path),
+                     "--set", "max_steps=2", "--set", "progress=False", "--set", "batch_size=32",
+                     "--set", f"model={TINY_MODEL!r}"])
+
+    assert pretrain(200) == 0
+    capsys.readouterr()
+    assert pretrain(240) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(tmp_path) in err and "other training data" in err and len(err.splitlines()) == 1
+
+
+HOLDER = """import sys
+from spectm.checkpoint import run_lock
+with run_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def hold_lock(folder) -> subprocess.Popen:
+    """Another process holding the run folder's lock; returns once it holds it."""
+    root = os.path.dirname(os.path.dirname(spectm.__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_process_is_refused_while_a_run_holds_the_folder(data, tmp_path):
+    train_data, _ = data
+    holder = hold_lock(tmp_path)
+    try:
+        refusal = rf"{re.escape(str(tmp_path))} is in use .*pid {holder.pid}\)"
+        with pytest.raises(ckpt.RunInUseError, match=refusal):
+            train(tiny_config(max_steps=2), train_data, None, tmp_path)
+        assert not (tmp_path / "metrics.jsonl").exists() and not (tmp_path / "checkpoint.pt").exists()
+    finally:
+        holder.kill()  # dies without cleaning up: its lock file stays, its lock goes
+        holder.wait()
+    assert (tmp_path / "run.lock").exists()
+    assert train(tiny_config(max_steps=2), train_data, None, tmp_path)["steps"] == 2
+
+
+def test_lock_is_released_on_error_and_reentrant_in_one_process(tmp_path):
+    with ckpt.run_lock(tmp_path):
+        with ckpt.run_lock(tmp_path):  # experiments.pretrain holds it around train()
+            pass
+        with pytest.raises(ckpt.RunInUseError):  # another open file description: another holder
+            import fcntl
+            with open(tmp_path / "run.lock") as other:
+                try:
+                    fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise ckpt.RunInUseError("held") from None
+    with pytest.raises(Crash):
+        with ckpt.run_lock(tmp_path):
+            raise Crash("killed")
+    with ckpt.run_lock(tmp_path):  # released by the error
+        pass
+
+
+def test_stale_temporaries_in_a_run_folder_are_removed_on_start(data, tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    names = (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp")
+    stale = [tmp_path / name for name in names]
+    for path in stale:
+        path.write_bytes(b"left by a killed process")
+    train(tiny_config(max_steps=1), data[0], None, tmp_path)
+    assert not [p for p in stale if p.exists()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "metrics.jsonl", "run.lock"]
+
+
+def test_truncated_checkpoint_falls_back_to_the_previous_one(data, whole_run, tmp_path):
+    per_epoch = len(epoch_batches(len(data[0]), 32, 0, 0))
+    crash_at(resume_config(), data, tmp_path, per_epoch + 5)
+    current = tmp_path / "checkpoint.pt"
+    content = current.read_bytes()
+    current.write_bytes(content[: len(content) // 2])  # a copy cut short, a bad block
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(current))} cannot be loaded.*previous"):
+        resumed = train(resume_config(), *data, tmp_path)
+    assert resumed["resumed_from_step"] == per_epoch  # the checkpoint before the damaged one
+    assert same_run(whole_run, tmp_path)  # still exact
+    assert (tmp_path / "checkpoint.pt.damaged").exists()  # kept for inspection, out of the rotation
+
+
+def test_no_loadable_checkpoint_is_one_clear_refusal(data, tmp_path):
+    train(tiny_config(max_steps=4), data[0], None, tmp_path)
+    for name in ("checkpoint.pt", "checkpoint.previous.pt"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ckpt.ResumeError, match=rf"{re.escape(str(tmp_path))} has no loadable checkpoint"):
+        train(tiny_config(max_steps=4), data[0], None, tmp_path)
+    assert train(tiny_config(max_steps=4, resume=False), data[0], None, tmp_path)["steps"] == 4  # if asked
+
+
+def test_torn_last_metrics_line_is_dropped_on_resume(data, whole_run, tmp_path):
+    per_epoch = len(epoch_batches(len(data[0]), 32, 0, 0))
+    crash_at(resume_config(), data, tmp_path, per_epoch + 5)
+    with (tmp_path / "metrics.jsonl").open("a") as log:
+        log.write('{"kind": "step", "step": 14, "ep')  # killed mid-write
+    train(resume_config(), *data, tmp_path)
+    assert same_run(whole_run, tmp_path)
+
+
+def test_load_checkpoint_names_a_damaged_file(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"\x80\x02 not a zip archive")
+    with pytest.raises(ckpt.CheckpointError, match=rf"{re.escape(str(path))} cannot be loaded"):
+        load_pretrained(path)
+
+
+def test_a_checkpoint_without_fingerprints_is_not_resumed_blindly(data, tmp_path):
+    """Checkpoints written before runs recorded their data cannot be checked: refused, not trusted."""
+    train(tiny_config(max_steps=1), data[0], None, tmp_path)
+    state = ckpt.load_checkpoint(tmp_path)
+    del state["data_fingerprint"]
+    ckpt.save_atomic(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(ckpt.ResumeError, match="data_fingerprint not recorded there"):
+        train(tiny_config(max_steps=1), data[0], None, tmp_path)
+
+
+def test_a_file_system_without_locks_is_warned_about(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(tmp_path))} cannot be locked"):
+        with ckpt.run_lock(tmp_path):
+            pass
+
+
+def test_command_line_reports_a_missing_table_and_a_broken_log_in_one_line(tmp_path, capsys):
+    from spectm.train import main
+
+    assert main(["--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "missing.npz" in err and len(err.splitlines()) == 1
+    run, table = tmp_path / "run", tmp_path / "table.npz"
+    spectra = synthetic_spectra(160, seed=3, n_dates=5)
+    np.savez(table, rrs=spectra["rrs"], time=spectra["time"])
+    argv = ["--data", str(table), "--out", str(run), "--set", "max_steps=2", "--set", "progress=False",
+            "--set", "batch_size=32", "--set", f"model={TINY_MODEL!r}"]
+    assert main(argv) == 0
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join(["{broken", *lines]) + "\n")  # damaged, not torn
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "metrics.jsonl" in err and "line 1" in err and len(err.splitlines()) == 1

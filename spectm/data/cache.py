@@ -5,6 +5,11 @@ either exists complete under its final name or not at all (written to a temporar
 folder, fsync'd, then ``os.replace``d, which is atomic on POSIX and Windows), and its name carries a key
 computed from every input file's name, size and modification time plus the build settings, so a
 changed input or setting builds a new file instead of silently reusing an old one.
+
+A cache file damaged after it was written (a truncated copy, a bad block) is rebuilt with a warning that
+names it (:func:`open_or_discard`), and the temporaries of writers that were killed are removed on the
+next start (:func:`remove_stale_temporaries`): their names carry the writer's host and pid, so only
+files whose writer is known to be dead are touched.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
+import socket
+import warnings
 from pathlib import Path
 
 #: Bump when the layout or meaning of a cached table changes, so old caches are not reused.
@@ -72,7 +80,7 @@ def atomic_write(path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
+    tmp = path.with_name(f".tmp-{_host()}_{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -88,3 +96,54 @@ def stale_temporaries(cache_dir) -> list[Path]:
     """Temporary files left in ``cache_dir`` by killed processes (``.tmp-*``), for cleanup by a caller."""
     folder = Path(cache_dir)
     return sorted(folder.glob(".tmp-*")) if folder.is_dir() else []
+
+
+#: ``.tmp-[<host>_]<pid>-<token>-<name>``: the writer's host (absent in older names) and process id.
+_TEMPORARY_NAME = re.compile(r"^\.tmp-(?:(?P<host>[A-Za-z0-9]+)_)?(?P<pid>\d+)-")
+
+
+def _host() -> str:
+    """This machine's name reduced to letters and digits (a cache folder may be shared over a network)."""
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname()) or "localhost"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(cache_dir) -> list[Path]:
+    """Delete the temporaries in ``cache_dir`` whose writer process is dead (written on this host, pid no
+    longer running); a live writer's file and another host's are left alone. Returns what was removed."""
+    removed = []
+    for path in stale_temporaries(cache_dir):
+        match = _TEMPORARY_NAME.match(path.name)
+        if match is None or match["host"] not in (None, _host()) or _pid_alive(int(match["pid"])):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+#: What opening a damaged file raises (netCDF4/HDF5 raise OSError, xarray ValueError or KeyError).
+DAMAGED_FILE_ERRORS = (OSError, ValueError, KeyError, RuntimeError, EOFError)
+
+
+def open_or_discard(path, opener):
+    """``opener(path)`` for a cache file that exists and opens; None when it does not exist, or when it is
+    damaged: then a warning names it and it is deleted, so the caller rebuilds it."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return opener(path)
+    except DAMAGED_FILE_ERRORS as error:
+        warnings.warn(f"cache file {path} is damaged ({type(error).__name__}: {error}); rebuilding it",
+                      stacklevel=2)
+        path.unlink(missing_ok=True)
+        return None

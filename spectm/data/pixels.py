@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 from spectm.bands import GAP_TOLERANCE_NM, gap_mask, oci_rrs_centers, wavelength_grid
-from spectm.data.cache import atomic_write, cache_key, cache_path
+from spectm.data.cache import atomic_write, cache_key, cache_path, open_or_discard, remove_stale_temporaries
 from spectm.data.errors import DataFormatError
 from spectm.data.pace import L3_RRS_EXCLUDE, SkippedFile, open_l2_aop
 
@@ -279,8 +279,9 @@ def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True
             table = _open_table(path, load=True)
     else:
         path = cache_path(cache_dir, "pixels", key)
-        if path.exists():
-            table = _open_table(path, load=False)
+        remove_stale_temporaries(cache_dir)
+        table = open_or_discard(path, lambda p: _open_table(p, load=False))
+        if table is not None:
             skipped = skipped_files(table)
         else:
             with atomic_write(path) as tmp:
