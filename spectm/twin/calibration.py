@@ -77,10 +77,11 @@ def routine_surface_samples(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _lag1_visit_correlation(samples: pd.DataFrame) -> float:
-    """Pearson r of log10 MC between consecutive July-September visits to the same station."""
+    """Pearson r of log10 MC between consecutive July-September visits to the same station (and season)."""
     summer = samples[pd.DatetimeIndex(samples["date"]).month.isin([7, 8, 9])]
+    keys = ["station", "season"] if "season" in summer.columns else ["station"]
     pairs = []
-    for _, visits in summer.sort_values("date").groupby("station"):
+    for _, visits in summer.sort_values("date").groupby(keys):
         log_mc = np.log10(visits["mc"].to_numpy())
         pairs.extend(zip(log_mc[:-1], log_mc[1:]))
     if len(pairs) < 5:
@@ -128,14 +129,21 @@ def sample_statistics(table: pd.DataFrame) -> dict[str, float]:
     return values
 
 
-def twin_statistics(samples_csv) -> dict[str, float]:
-    """:func:`sample_statistics` of a GLERL-format samples file (the twin's, or a real one)."""
-    return sample_statistics(read_glerl_csv(samples_csv))
+def twin_statistics(*samples_csvs) -> dict[str, float]:
+    """:func:`sample_statistics` of one or more GLERL-format samples files (twin or real), pooled.
+
+    Several files (seasons or seeds) are pooled as the real targets pool 13 seasons; visit-to-visit
+    pairs never cross from one file to the next.
+    """
+    if not samples_csvs:
+        raise ValueError("twin_statistics needs at least one samples file")
+    tables = [read_glerl_csv(path).assign(season=i) for i, path in enumerate(samples_csvs)]
+    return sample_statistics(pd.concat(tables, ignore_index=True))
 
 
-def calibration_table(samples_csv) -> pd.DataFrame:
+def calibration_table(*samples_csvs) -> pd.DataFrame:
     """Twin versus real, one row per statistic: real value, acceptance range, twin value, within range."""
-    twin = twin_statistics(samples_csv)
+    twin = twin_statistics(*samples_csvs)
     rows = [{"statistic": t.name, "description": t.description, "real": t.real, "low": t.low, "high": t.high,
              "twin": round(twin[t.name], 3), "within": bool(t.low - 1e-9 <= twin[t.name] <= t.high + 1e-9)}
             for t in TARGETS]  # fmt: skip
@@ -154,6 +162,28 @@ def out_of_range(statistics: dict[str, float]) -> dict[str, tuple[float, float, 
     return bad
 
 
+def season_samples(seeds=(0,), year: int = 2024, size: str = "quick", water: str = "lake_erie") -> pd.DataFrame:
+    """The twin's sample table (truth columns included) for each seed, without writing granules.
+
+    The same random streams as :func:`spectm.twin.simulate_twin`, so the samples are those its CSV
+    holds; a ``season`` column numbers the seeds. Seconds per seed instead of a whole twin.
+    """
+    from spectm.twin.blooms import simulate_blooms
+    from spectm.twin.config import SEASON_END, SPINUP_START, get_size, get_water
+    from spectm.twin.lake import model_grid
+    from spectm.twin.samples import simulate_samples
+    from spectm.twin.weather import simulate_weather
+
+    tables = []
+    for i, seed in enumerate(seeds):
+        rng_weather, rng_blooms, _, rng_samples = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, year]).spawn(4))
+        weather = simulate_weather(year, rng_weather)
+        grid = model_grid(get_size(size).pixel_km)
+        history = simulate_blooms(grid, weather, f"{year}-{SPINUP_START}", f"{year}-{SEASON_END}", rng_blooms, get_water(water))
+        tables.append(simulate_samples(history, weather, rng_samples, year).assign(season=i))
+    return pd.concat(tables, ignore_index=True)
+
+
 def twin_ceiling_r2(samples_truth_csv) -> dict[str, float]:
     """R^2 of log10 MC (non-detects at 0.1) that the twin's own truth explains at its surface samples.
 
@@ -162,7 +192,7 @@ def twin_ceiling_r2(samples_truth_csv) -> dict[str, float]:
     it misses is the bucket-scale patchiness and the analytical scatter of a real sample. Returned for
     all routine surface samples and for July-September.
     """
-    table = pd.read_csv(samples_truth_csv, parse_dates=["date"])
+    table = samples_truth_csv if isinstance(samples_truth_csv, pd.DataFrame) else pd.read_csv(samples_truth_csv, parse_dates=["date"])
     s = table[(table["depth_category"] == "Surface") & table["station"].isin(CORE_STATIONS)]
     observed = np.log10(np.maximum(s["particulate_microcystin"].to_numpy(float), NON_DETECT_VALUE))
     expected = s["true_toxic_chl"].to_numpy(float) * s["true_toxin_quota"].to_numpy(float)

@@ -133,11 +133,14 @@ def _write_truth(path: Path, history: BloomHistory, year: int, settings: dict) -
         "tss": ("mineral suspended solids", "g m-3"),
         "water_temperature": ("water temperature", "degC"),
         "surface_factor": ("surface / depth-mean cyanobacteria (wind mixing)", "1"),
+        "toxic_share": ("toxin-producing share of the cyanobacterial biomass", "1"),
+        "pc_ratio": ("phycocyanin per cyanobacterial chlorophyll-a", "1"),
     }
     data = {k: (("time", "lat", "lon"), history.fields[k], {"long_name": v[0], "units": v[1]}) for k, v in names.items()}
     data["maumee_discharge"] = ("time", history.maumee_discharge.to_numpy(np.float32), {"long_name": "Maumee River discharge", "units": "m3 s-1"})
-    data["toxin_quota"] = ("time", toxin_quota(history.days.day_of_year).astype(np.float32),
-                           {"long_name": "microcystin per cyanobacterial chlorophyll-a", "units": "1"})  # fmt: skip
+    data["toxin_quota"] = ("time", toxin_quota(history.days.day_of_year, history.toxin_peak_doy).astype(np.float32),
+                           {"long_name": "microcystin per toxic cyanobacterial chlorophyll-a", "units": "1",
+                            "peak_day_of_year": round(history.toxin_peak_doy, 2)})  # fmt: skip
     data["water"] = (("lat", "lon"), grid.water.astype(np.int8), {"long_name": "twin water mask (1 = water)"})
     data["depth"] = (("lat", "lon"), grid.depth_m.astype(np.float32), {"long_name": "twin water depth proxy", "units": "m"})
     ds = xr.Dataset(
