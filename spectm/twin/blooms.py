@@ -183,7 +183,7 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
         f_temp_other = np.exp(-(((water_temp - 17.0) / 9.0) ** 2))
         growth_noise = 0.8 * growth_noise + 0.6 * 0.08 * smooth_noise(rng, (2, *shape), sigma_cells)
         mu_cyano = np.maximum(0.8 * f_temp_cyano * light_cyano / (light_cyano + 30.0) * f_nutrient + growth_noise[0], 0.0)
-        mu_other = np.maximum(0.9 * f_temp_other * light_other / (light_other + 30.0) * f_nutrient + growth_noise[1], 0.0)
+        mu_other = np.maximum(0.75 * f_temp_other * light_other / (light_other + 30.0) * f_nutrient + growth_noise[1], 0.0)
         loss_cyano = CYANO_LOSS[0] + CYANO_LOSS[1] * cyano
         loss_other = 0.10 + 0.004 * other + 0.002 * water_temp
         gross = mu_cyano * cyano + mu_other * other

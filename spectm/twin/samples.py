@@ -55,13 +55,10 @@ def toxin_quota(day_of_year, peak_doy: float = 220.0) -> np.ndarray:
 
 
 def sampling_dates(year: int) -> pd.DatetimeIndex:
-    """The season's sampling dates: 2024's real dates; other years every two weeks from the last
-    Wednesday of April through June, then weekly to late October (the GLERL pattern)."""
-    if year == 2024:
-        return pd.DatetimeIndex([f"2024-{d}" for d in GLERL_2024_DATES])
-    spring = pd.date_range(f"{year}-04-20", f"{year}-06-30", freq="2W-WED")
-    summer = pd.date_range(f"{year}-07-01", f"{year}-10-25", freq="W-MON")
-    return spring.append(summer)
+    """The season's sampling dates: 2024's real dates; another year gets the 2024 pattern shifted by
+    whole weeks (52 per year), so every visit falls on the same weekday as in 2024."""
+    dates = pd.DatetimeIndex([f"2024-{d}" for d in GLERL_2024_DATES])
+    return dates + pd.Timedelta(weeks=52 * (int(year) - 2024))
 
 
 def simulate_samples(history: BloomHistory, weather: Weather, rng: np.random.Generator, year: int) -> pd.DataFrame:
