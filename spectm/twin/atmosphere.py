@@ -135,6 +135,30 @@ def glint_reflectance(overpass: Overpass, wind_speed: float) -> np.ndarray:
     return np.pi * fresnel * probability / (4.0 * np.cos(view_zenith) * np.cos(sun_zenith))
 
 
+#: Aerosol over the western basin in summer: median AOT(865) and its daily log-SD, Angstrom range
+#: (continental/urban aerosol, AERONET-like magnitudes; twin values).
+AOT_865_MEDIAN, AOT_865_LOG_SD, ANGSTROM_RANGE = 0.06, 0.45, (0.9, 1.7)
+
+
+@dataclass
+class Aerosol:
+    """The day's aerosol retrieval fields (lines, pixels): AOT at 865 nm and the 443-865 Angstrom exponent."""
+
+    aot_865: np.ndarray
+    angstrom: np.ndarray
+
+
+def aerosol_fields(shape, pixel_km: float, rng: np.random.Generator) -> Aerosol:
+    """A day's aerosol: a log-normal basin value with smooth ~40 km structure (+-20 %), and an Angstrom
+    exponent drawn per day with small spatial variation."""
+    base = AOT_865_MEDIAN * np.exp(AOT_865_LOG_SD * rng.standard_normal())
+    structure = ndimage.gaussian_filter(rng.standard_normal(shape), 40.0 / pixel_km, mode="wrap")
+    structure /= max(structure.std(), 1e-12)
+    aot = base * np.exp(0.2 * structure)
+    angstrom = rng.uniform(*ANGSTROM_RANGE) + 0.1 * structure
+    return Aerosol(aot.astype(np.float64), angstrom.astype(np.float64))
+
+
 #: White sensor noise (sr^-1) in the visible, and the size of the aerosol-misfit error at 865 nm.
 WHITE_NOISE_SD, AEROSOL_MISFIT_865 = 2e-5, 4e-5
 AEROSOL_MISFIT_EXPONENT = 1.3
@@ -160,8 +184,12 @@ def adjacency_shape(wavelengths: np.ndarray) -> np.ndarray:
 
 
 def observe(rrs_water: np.ndarray, overpass: Overpass, water: np.ndarray, cloud_fraction: float, wind_speed: float,
-            wavelengths: np.ndarray, pixel_km: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turn water-leaving Rrs (lines, pixels, bands) into what a granule holds: (Rrs, Rrs_unc, l2_flags)."""
+            wavelengths: np.ndarray, pixel_km: float, rng: np.random.Generator,
+            aerosol: Aerosol | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Turn water-leaving Rrs (lines, pixels, bands) into what a granule holds: (Rrs, Rrs_unc, l2_flags).
+
+    With ``aerosol``, the aerosol-model misfit grows with the day's aerosol load (relative to the median).
+    """
     shape = overpass.latitude.shape
     cloud, cloud_km = cloud_field(shape, cloud_fraction, pixel_km, rng)
     glint = glint_reflectance(overpass, wind_speed)
@@ -174,6 +202,8 @@ def observe(rrs_water: np.ndarray, overpass: Overpass, water: np.ndarray, cloud_
 
     nir = rrs_water[..., int(np.argmin(np.abs(wavelengths - 709.0)))]
     scale = correction_error_scale(nir, wavelengths)
+    if aerosol is not None:
+        scale = scale * (0.5 + 0.5 * aerosol.aot_865 / AOT_865_MEDIAN)[..., None]
     misfit = ndimage.gaussian_filter(rng.standard_normal(shape), 30.0 / pixel_km, mode="wrap")
     misfit /= max(misfit.std(), 1e-12)
     land_km = ndimage.distance_transform_edt(water) * pixel_km
