@@ -226,3 +226,22 @@ def test_2025_season_has_its_own_weather_timing_and_schedule(tmp_path):
     with xr.open_dataset(a.paths("truth")[0]) as ta, xr.open_dataset(b.paths("truth")[0]) as tb:
         assert ta["toxin_quota"].attrs["peak_day_of_year"] != tb["toxin_quota"].attrs["peak_day_of_year"]
         assert not np.allclose(ta["water_temperature"].values[:30], tb["water_temperature"].values[:30], equal_nan=True)
+
+
+def test_station_spectra_have_a_red_edge_in_summer(quick):
+    from spectm.data.glerl import STATION_POSITIONS
+
+    ratios = []
+    for path in quick.paths("pace"):
+        if int(path.name[13:15]) not in (7, 8, 9):
+            continue
+        ds = open_l2_aop(path)
+        wl, lat, lon = ds["wavelength"].values, ds["latitude"].values, ds["longitude"].values
+        r665, r709 = np.argmin(np.abs(wl - 665)), np.argmin(np.abs(wl - 709))
+        for station_lat, station_lon in STATION_POSITIONS.values():
+            km = np.hypot((lat - station_lat) * 111.0, (lon - station_lon) * 82.8)
+            i = np.unravel_index(np.nanargmin(km), km.shape)
+            if km[i] < 2.0 and bool(ds["valid"].values[i]):
+                ratios.append(ds["Rrs"].values[i][r709] / ds["Rrs"].values[i][r665])
+    assert len(ratios) > 50
+    assert np.median(ratios) >= 1.0  # the red-edge peak rivals R665 in bloom season (old twin: 0.86)

@@ -25,8 +25,10 @@ Pigment and toxin are decoupled, as in the lake. Why: if phycocyanin were cyanob
 a fixed ratio and microcystin that same biomass times a fixed seasonal quota, the 620 nm band would be
 handed the answer and any method that reads (or masks) it would be favoured by construction. So:
 
-- the PC:chl-a ratio of the cyanobacteria (``pc_ratio``) wanders in space and time, SD ~0.3 dex around
-  0.5 (light and nutrient acclimation of phycobilisomes; Microcystis PC:chl spans ~0.1-2 in Erie water);
+- the PC:chl-a ratio of the cyanobacteria (``pc_ratio``) wanders in space and time (SD 0.25 dex, a
+  week's memory, ~8 km patches: light and nutrient acclimation of phycobilisomes) and falls with
+  biomass (x biomass^-0.45: dense surface colonies are high-light acclimated); the exponent and level
+  are calibrated so that extracted PC/chl-a in August matches GLERL's (median 0.43, q10-q90 0.11-1.19);
 - only part of the cyanobacterial biomass makes toxin (``toxic_share``): non-toxic Microcystis
   genotypes and PC-bearing non-toxic taxa (Dolichospermum, Planktothrix) hold phycocyanin too
   (Davis et al. 2009, Harmful Algae 8:715). The share wanders in space and time (logit SD ~0.9,
