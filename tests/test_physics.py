@@ -143,8 +143,10 @@ def test_aph_extension_outside_400_700():
 
 def test_phycocyanin_cdom_shapes():
     assert phycocyanin_absorption(100.0, [620.0])[0] == pytest.approx(0.95)
-    apc = phycocyanin_absorption(1.0, [560.0, 600.0, 620.0, 640.0, 680.0])
-    assert apc.argmax() == 2 and apc[0] < 0.1 * apc[2]
+    apc = phycocyanin_absorption(1.0, [565.0, 600.0, 620.0, 640.0, 680.0])
+    assert apc.argmax() == 2 and apc[4] == 0.0  # peak at 620 nm, nothing left at 680 nm
+    assert 0.4 < apc[0] / apc[2] < 0.65  # Patel et al. 2005: a broad blue shoulder, half the peak at 565 nm
+    assert apc[3] / apc[2] < apc[1] / apc[2]  # asymmetric: steeper on the red side
     np.testing.assert_allclose(cdom_absorption(2.0, [440.0, 540.0]), [2.0, 2.0 * np.exp(-1.76)])
 
 
@@ -209,8 +211,10 @@ def test_more_chlorophyll_deepens_675_trough_and_raises_red_edge():
 def test_more_phycocyanin_lowers_620_and_more_cdom_lowers_blue():
     pc_rrs = simulate_rrs(20.0, np.array([0.0, 20.0, 100.0]), 0.5, 5.0, WL)
     assert np.all(np.diff(_rrs_at(pc_rrs, WL, 620)) < 0)
-    # away from the phycocyanin band nothing changes
-    np.testing.assert_allclose(_rrs_at(pc_rrs, WL, 450), _rrs_at(pc_rrs, WL, 450)[0], rtol=1e-3)
+    # beyond the phycocyanin band (zero above ~680 nm, Patel et al. 2005) nothing changes; in the blue
+    # the pigment's weak Soret-side band changes Rrs by a few per cent at most
+    np.testing.assert_allclose(_rrs_at(pc_rrs, WL, 705), _rrs_at(pc_rrs, WL, 705)[0], rtol=1e-3)
+    np.testing.assert_allclose(_rrs_at(pc_rrs, WL, 450), _rrs_at(pc_rrs, WL, 450)[0], rtol=0.05)
     cdom_rrs = simulate_rrs(20.0, 10.0, np.array([0.1, 1.0, 3.0]), 5.0, WL)
     assert np.all(np.diff(_rrs_at(cdom_rrs, WL, 443)) < 0)
 

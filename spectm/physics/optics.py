@@ -17,7 +17,9 @@ Model (every constant, with its source, is in ``spectm/resources/optics/constant
     chl-specific absorption at 665 nm is at least Gons' (1999) 0.0161 m2 mg-1 for turbid eutrophic
     lakes (Bricaud's oceanic law gives ~0.008 above 25 mg m-3, half of it: too weak a red trough
     and too weak a red edge for Lake Erie blooms);
-  - ``apc = PC * a*pc(620) * exp(-(l - 620)^2 / (2 * 19^2))``, a*pc(620) = 0.0095 m2 mg-1 (Simis 2005);
+  - ``apc = PC * a*pc(620) * s(l)``, a*pc(620) = 0.0095 m2 mg-1 (Simis 2005), with ``s`` the measured
+    C-phycocyanin band of Patel et al. (2005) relative to 620 nm (``phycocyanin_patel2005.csv``): an
+    asymmetric band with a broad blue shoulder (half the peak at 565 nm), zero above 680 nm;
   - ``ag = ag440 * exp(-0.0176 (l - 440))`` (CDOM, Babin et al. 2003 slope);
   - ``anap = 0.04 * TSS * exp(-0.011 (l - 440))`` (non-algal particles; TSS in g m-3).
 - backscatter ``bb = bbw + bbp`` (1/m)
@@ -43,7 +45,7 @@ import numpy as np
 import xarray as xr
 
 from spectm.bands import wavelength_grid
-from spectm.physics.tables import bricaud_table, constants, water_absorption_table
+from spectm.physics.tables import bricaud_table, constants, phycocyanin_shape_table, water_absorption_table
 
 RRS_ATTRS = {
     "units": "sr-1",
@@ -145,9 +147,7 @@ def _basis_cached(wavelengths: tuple[float, ...]) -> SpectralBasis:
         bbw=pure_water_backscattering(wl),
         aphi=aphi,
         ephi=ephi,
-        apc_star=k["apc_star_620"]
-        * np.exp(-0.5 * ((wl - k["apc_centre_nm"]) / k["apc_sigma_nm"]) ** 2)
-        / np.exp(-0.5 * ((620.0 - k["apc_centre_nm"]) / k["apc_sigma_nm"]) ** 2),
+        apc_star=k["apc_star_620"] * _phycocyanin_shape(wl),
         cdom_shape=np.exp(-k["cdom_slope"] * (wl - 440.0)),
         nap_specific=k["nap_specific_440"] * np.exp(-k["nap_slope"] * (wl - 440.0)),
         bbp_phyto_shape=(660.0 / wl) ** k["bbp_slope_phytoplankton"],
@@ -161,6 +161,13 @@ def _basis_cached(wavelengths: tuple[float, ...]) -> SpectralBasis:
         array.flags.writeable = False
     aphi_665, ephi_665 = (float(v[0]) for v in bricaud_coefficients([665.0]))
     return SpectralBasis(**fields, aphi_665=aphi_665, ephi_665=ephi_665)
+
+
+def _phycocyanin_shape(wl: np.ndarray) -> np.ndarray:
+    """Phycocyanin absorption relative to 620 nm (Patel et al. 2005), 0 outside the 400-700 nm table."""
+    table = phycocyanin_shape_table()
+    x, y = table["wavelength_nm"], table["relative_absorption"]
+    return np.interp(wl, x, y, left=0.0, right=0.0) / np.interp(620.0, x, y)
 
 
 def _red_band_shape(wl: np.ndarray) -> np.ndarray:
@@ -210,7 +217,7 @@ def phytoplankton_absorption(chl, wavelengths) -> np.ndarray:
 
 
 def phycocyanin_absorption(pc, wavelengths) -> np.ndarray:
-    """apc (1/m) for phycocyanin ``pc`` (mg m-3): a Gaussian with a*pc(620) = 0.0095 m2 mg-1."""
+    """apc (1/m) for phycocyanin ``pc`` (mg m-3): Patel et al. (2005) band shape, a*pc(620) = 0.0095 m2 mg-1."""
     return _concentration(pc, "pc")[..., None] * spectral_basis(wavelengths).apc_star
 
 
