@@ -173,8 +173,8 @@ def noise_sd(rrs: np.ndarray, wavelengths: np.ndarray) -> np.ndarray:
 
 def correction_error_scale(rrs_nir: np.ndarray, wavelengths: np.ndarray) -> np.ndarray:
     """Expected size (sr^-1) of the aerosol-model misfit per pixel and band: larger in the blue and
-    over turbid water (NIR Rrs above ~1e-3 sr^-1 breaks the black-pixel assumption)."""
-    turbid = 1.0 + np.clip(np.nan_to_num(rrs_nir), 0.0, None) / 2e-3
+    over turbid water (it doubles at a 709 nm Rrs of 4e-3 sr^-1: bright NIR breaks the black-pixel assumption)."""
+    turbid = 1.0 + np.clip(np.nan_to_num(rrs_nir), 0.0, None) / 4e-3
     return AEROSOL_MISFIT_865 * turbid[..., None] * (wavelengths / 865.0) ** -AEROSOL_MISFIT_EXPONENT
 
 
