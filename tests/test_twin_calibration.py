@@ -10,7 +10,8 @@ from scipy import stats
 from spectm.data.glerl import write_weekly_datashare
 from spectm.physics import all_indices, simulate_rrs_dataarray
 from spectm.twin.calibration import (
-    TARGETS, calibration_table, out_of_range, sample_statistics, season_samples, twin_ceiling_r2, twin_statistics,
+    TARGETS, calibration_table, out_of_range, sample_statistics, season_samples, statistics_table, twin_ceiling_r2,
+    twin_statistics,
 )  # fmt: skip
 
 #: Six seasons of the quick twin: the real targets pool 13 GLERL seasons, so one twin season is
@@ -24,7 +25,16 @@ def pooled():
 
 
 def test_every_pooled_statistic_lies_in_its_real_target_range(pooled):
-    assert out_of_range(sample_statistics(pooled)) == {}
+    statistics = sample_statistics(pooled)
+    assert out_of_range(statistics) == {}
+    assert statistics_table(statistics)["within"].all()
+
+
+def test_no_samples_is_a_clear_error(pooled):
+    with pytest.raises(ValueError, match="at least one samples file"):
+        twin_statistics()
+    with pytest.raises(ValueError, match="no surface samples at the GLERL core stations"):
+        sample_statistics(pooled[pooled["station"] == "nowhere"])
 
 
 def test_statistics_of_a_written_csv_match_the_table(pooled, tmp_path):

@@ -143,7 +143,16 @@ def twin_statistics(*samples_csvs) -> dict[str, float]:
 
 def calibration_table(*samples_csvs) -> pd.DataFrame:
     """Twin versus real, one row per statistic: real value, acceptance range, twin value, within range."""
-    twin = twin_statistics(*samples_csvs)
+    return statistics_table(twin_statistics(*samples_csvs))
+
+
+def pooled_calibration_table(seeds=range(6), year: int = 2024, size: str = "quick") -> pd.DataFrame:
+    """:func:`calibration_table` for several twin seasons pooled (seeds), as the real targets pool 13 years."""
+    return statistics_table(sample_statistics(season_samples(tuple(seeds), year=year, size=size)))
+
+
+def statistics_table(twin: dict[str, float]) -> pd.DataFrame:
+    """The table of :func:`calibration_table` from already computed twin statistics."""
     rows = [{"statistic": t.name, "description": t.description, "real": t.real, "low": t.low, "high": t.high,
              "twin": round(twin[t.name], 3), "within": bool(t.low - 1e-9 <= twin[t.name] <= t.high + 1e-9)}
             for t in TARGETS]  # fmt: skip
