@@ -245,3 +245,15 @@ def test_station_spectra_have_a_red_edge_in_summer(quick):
                 ratios.append(ds["Rrs"].values[i][r709] / ds["Rrs"].values[i][r665])
     assert len(ratios) > 50
     assert np.median(ratios) >= 1.0  # the red-edge peak rivals R665 in bloom season (old twin: 0.86)
+
+
+def test_writer_refuses_an_aerosol_field_of_the_wrong_shape(tmp_path):
+    from spectm.bands import oci_rrs_centers
+    from spectm.data.pace import write_l2_aop
+
+    rrs = np.full((4, 5, oci_rrs_centers().size), 0.01)
+    lat, lon = np.full((4, 5), 41.7), np.full((4, 5), -83.2)
+    with pytest.raises(ValueError, match=r"aot_865 has shape \(3, 5\)"):
+        write_l2_aop(tmp_path / "g.nc", rrs, lat, lon, np.zeros((4, 5), int), pd.Timestamp("2024-08-01T17:30"),
+                     aot_865=np.full((3, 5), 0.05))  # fmt: skip
+    assert not (tmp_path / "g.nc").exists()  # refused before anything is written

@@ -371,8 +371,6 @@ def _write_derived_products(geo, rrs: np.ndarray, masked: np.ndarray, aot_865, a
         if values is None:
             continue
         values = np.where(masked, np.nan, np.asarray(values, dtype=np.float64))
-        if values.shape != masked.shape:
-            raise ValueError(f"{name} has shape {values.shape}: expected {masked.shape} like the pixels")
         var = _variable(geo, name, "i2", dims, fill=np.int16(packing["_FillValue"]), long_name=long_name,
                         scale_factor=np.float32(packing["scale_factor"]), add_offset=np.float32(packing["add_offset"]),
                         valid_min=np.int16(packing["valid_min"]), valid_max=np.int16(packing["valid_max"]),
@@ -477,6 +475,9 @@ def write_l2_aop(
         rrs_unc = np.where(masked[..., None], np.nan, np.asarray(rrs_unc, dtype=np.float64))
         if rrs_unc.shape != rrs.shape:
             raise ValueError(f"rrs_unc has shape {rrs_unc.shape}: expected {rrs.shape} like rrs")
+    for name, values in (("aot_865", aot_865), ("angstrom", angstrom)):
+        if values is not None and np.shape(values) != (lines, pixels):
+            raise ValueError(f"{name} has shape {np.shape(values)}: expected ({lines}, {pixels}) like rrs")
 
     path = Path(path)
     if path.is_dir():
