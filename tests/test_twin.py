@@ -159,3 +159,101 @@ def test_maumee_discharge_follows_rain():
     q = maumee_discharge(weather)
     rain = weather.basin["precip_mm"]
     assert np.corrcoef(rain.rolling(3).sum().shift(1).fillna(0), q)[0, 1] > 0.3
+
+
+def test_granule_has_every_variable_of_the_real_product(quick):
+    import netCDF4
+
+    with netCDF4.Dataset(quick.paths("pace")[100]) as nc:
+        geo, bands, lines = nc["geophysical_data"], nc["sensor_band_parameters"], nc["scan_line_attributes"]
+        assert {"Rrs", "Rrs_unc", "aot_865", "angstrom", "avw", "nflh", "l2_flags"} <= set(geo.variables)
+        assert {"vcal_gain", "vcal_offset", "F0", "aw", "bbw", "k_oz", "k_no2", "Tau_r"} <= set(bands.variables)
+        for name in ("time", "detnum", "mside"):
+            assert "_FillValue" in lines[name].ncattrs(), name
+        assert nc["navigation_data"]["tilt"].units == "degree" and lines["csol_z"].units == "degree"
+        assert geo["nflh"].units == "W m^-2 um^-1 sr^-1" and geo["avw"].units == "nm"
+        wl = bands["wavelength"][:]
+        i443 = int(np.argmin(np.abs(wl - 443)))
+        assert bands["Tau_r"][i443] == pytest.approx(0.236, abs=0.01)  # Rayleigh optical thickness at 443 nm
+        assert 1500 < bands["F0"][i443] < 2000  # W m^-2 um^-1
+        assert bands["aw"][i443] == pytest.approx(0.0106, abs=0.002)
+        valid = ~np.ma.getmaskarray(geo["avw"][:])
+        assert valid.any()
+        assert np.all((geo["avw"][:][valid] >= 400) & (geo["avw"][:][valid] <= 700))
+        aot = geo["aot_865"][:]
+        assert aot.count() and float(aot.min()) > 0 and float(aot.max()) < 1
+        assert "avw" in nc["processing_control"]["input_parameters"].l2prod
+
+
+def test_noise_is_white_and_small_while_correction_error_is_smooth():
+    from spectm.bands import oci_rrs_centers
+    from spectm.twin.atmosphere import aerosol_fields, noise_sd, observe, plan_overpass
+
+    wl = oci_rrs_centers()
+    rng = np.random.default_rng(0)
+    overpass = plan_overpass("2024-08-01", 3.6, rng)
+    water = is_water(overpass.longitude, overpass.latitude)
+    truth = np.broadcast_to(np.interp(wl, [400, 560, 700, 719], [0.004, 0.02, 0.008, 0.006]), water.shape + wl.shape).copy()
+    rrs, unc, _ = observe(truth, overpass, water, 0.0, 3.0, wl, 3.6, rng, aerosol_fields(water.shape, 3.6, rng))
+    error = (rrs - truth)[water]
+    curvature = error[:, 2:] - 2 * error[:, 1:-1] + error[:, :-2]  # removes any spectrally smooth error
+    white = curvature.std(axis=0) / np.sqrt(6.0)
+    red = (wl[1:-1] > 620) & (wl[1:-1] < 700)
+    assert np.all(white[red] < 5e-5) and np.median(white) > 5e-6
+    assert np.all(noise_sd(truth[water][:5], wl)[:, (wl > 620) & (wl < 700)] < 5e-5)
+    from scipy import ndimage
+
+    offshore = (ndimage.distance_transform_edt(water) * 3.6)[water] > 8.0  # beyond the shore's adjacency
+    blue, nir = error[offshore, np.argmin(np.abs(wl - 443))], error[offshore, np.argmin(np.abs(wl - 717))]
+    assert np.corrcoef(blue, error[offshore, np.argmin(np.abs(wl - 490))])[0, 1] > 0.9  # correlated across bands
+    assert blue.std() > 1.5 * nir.std()  # the aerosol misfit grows toward the blue ((443/717)^-1.3 = 1.9)
+    near = ~offshore
+    assert error[near, np.argmin(np.abs(wl - 717))].mean() > nir.mean()  # adjacency brightens the shore's NIR
+    assert np.nanstd(unc[water][:, 10]) > 0 and np.all(unc[water] > 0)  # Rrs_unc per pixel
+
+
+def test_2025_season_has_its_own_weather_timing_and_schedule(tmp_path):
+    from spectm.twin.samples import sampling_dates
+
+    dates_2024, dates_2025 = sampling_dates(2024), sampling_dates(2025)
+    assert len(dates_2025) == len(dates_2024) and (dates_2025.year == 2025).all()
+    assert list(dates_2025.day_name()) == list(dates_2024.day_name())
+    a = simulate_twin(tmp_path / "y24", size="tiny", seed=0, year=2024, progress=False)
+    b = simulate_twin(tmp_path / "y25", size="tiny", seed=0, year=2025, progress=False)
+    assert all(".2025" in p.name for p in b.paths("pace")) and b.paths("glerl")[0].name.startswith("2025_")
+    import xarray as xr
+
+    with xr.open_dataset(a.paths("truth")[0]) as ta, xr.open_dataset(b.paths("truth")[0]) as tb:
+        assert ta["toxin_quota"].attrs["peak_day_of_year"] != tb["toxin_quota"].attrs["peak_day_of_year"]
+        assert not np.allclose(ta["water_temperature"].values[:30], tb["water_temperature"].values[:30], equal_nan=True)
+
+
+def test_station_spectra_have_a_red_edge_in_summer(quick):
+    from spectm.data.glerl import STATION_POSITIONS
+
+    ratios = []
+    for path in quick.paths("pace"):
+        if int(path.name[13:15]) not in (7, 8, 9):
+            continue
+        ds = open_l2_aop(path)
+        wl, lat, lon = ds["wavelength"].values, ds["latitude"].values, ds["longitude"].values
+        r665, r709 = np.argmin(np.abs(wl - 665)), np.argmin(np.abs(wl - 709))
+        for station_lat, station_lon in STATION_POSITIONS.values():
+            km = np.hypot((lat - station_lat) * 111.0, (lon - station_lon) * 82.8)
+            i = np.unravel_index(np.nanargmin(km), km.shape)
+            if km[i] < 2.0 and bool(ds["valid"].values[i]):
+                ratios.append(ds["Rrs"].values[i][r709] / ds["Rrs"].values[i][r665])
+    assert len(ratios) > 50
+    assert np.median(ratios) >= 1.0  # the red-edge peak rivals R665 in bloom season (old twin: 0.86)
+
+
+def test_writer_refuses_an_aerosol_field_of_the_wrong_shape(tmp_path):
+    from spectm.bands import oci_rrs_centers
+    from spectm.data.pace import write_l2_aop
+
+    rrs = np.full((4, 5, oci_rrs_centers().size), 0.01)
+    lat, lon = np.full((4, 5), 41.7), np.full((4, 5), -83.2)
+    with pytest.raises(ValueError, match=r"aot_865 has shape \(3, 5\)"):
+        write_l2_aop(tmp_path / "g.nc", rrs, lat, lon, np.zeros((4, 5), int), pd.Timestamp("2024-08-01T17:30"),
+                     aot_865=np.full((3, 5), 0.05))  # fmt: skip
+    assert not (tmp_path / "g.nc").exists()  # refused before anything is written

@@ -14,6 +14,7 @@ Quality: ``valid`` applies NASA's own L3 exclusion set for OCI Rrs (:data:`L3_RR
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -269,12 +270,116 @@ def _write_sensor_band_parameters(group, layout: str) -> None:
         band_dim = "wavelength"
     _variable(group, "wavelength", "i4", (band_dim,), fill=np.int32(INT_FILL), **wl_attrs)[:] = sensor
     _variable(group, "wavelength_3d", "i4", ("wavelength_3d",), fill=np.int32(INT_FILL), **wl_attrs)[:] = oci_rrs_nominal()
+    _write_band_constants(group, sensor.astype(np.float64))
     if layout == "B":
         # fwave: float centres where the band-pass table gives them (the 172 Rrs bands), nominal elsewhere.
         fwave = sensor.astype(np.float32)
         fwave[_band_index()] = oci_rrs_centers().astype(np.float32)
         var = _variable(group, "fwave", "f4", ("wavelength",), fill=np.float32(INT_FILL), long_name="wavelengths", units="nm")
         var[:] = fwave
+
+
+def solar_irradiance_f0(wavelength_nm) -> np.ndarray:
+    """Mean extraterrestrial solar irradiance F0 (W m^-2 um^-1) at 1 AU: a 5778 K black body scaled to
+    the total solar irradiance 1361 W m^-2 (Kopp & Lean 2011). An approximation (within ~10 % of
+    Thuillier et al. 2003 in the visible, without Fraunhofer lines); real l2gen reads a measured table."""
+    wl_m = np.asarray(wavelength_nm, dtype=np.float64) * 1e-9
+    h, c, k, t_sun = 6.62607015e-34, 2.99792458e8, 1.380649e-23, 5778.0
+    radiance = 2 * h * c**2 / wl_m**5 / np.expm1(h * c / (wl_m * k * t_sun))  # W m^-2 sr^-1 m^-1
+    sigma = 5.670374419e-8
+    return radiance * np.pi * 1361.0 / (sigma * t_sun**4) * 1e-6  # W m^-2 um^-1
+
+
+def rayleigh_optical_thickness(wavelength_nm) -> np.ndarray:
+    """Rayleigh optical thickness of the standard atmosphere (1013.25 hPa): Hansen & Travis (1974)
+    Rev. Geophys. 16:527, eq. 2.29: 0.008569 l^-4 (1 + 0.0113 l^-2 + 0.00013 l^-4), l in um."""
+    um = np.asarray(wavelength_nm, dtype=np.float64) / 1000.0
+    return 0.008569 * um**-4 * (1 + 0.0113 * um**-2 + 0.00013 * um**-4)
+
+
+def _write_band_constants(group, wavelength_nm: np.ndarray) -> None:
+    """Per-band constants l2gen writes: vicarious gains (none: 1 and 0), F0, water IOPs, Rayleigh.
+
+    aw and bbw come from the twin's optics tables (pure water, 300-800 nm; fill beyond); k_oz and
+    k_no2 are written as fill because the twin has no trace-gas absorption tables.
+    """
+    for name, (values, long_name, units) in _band_constants(tuple(wavelength_nm.tolist())).items():
+        attrs = {"long_name": long_name, **({"units": units} if units else {})}
+        var = _variable(group, name, "f4", ("number_of_reflective_bands",), fill=np.float32(INT_FILL), **attrs)
+        var[:] = values
+
+
+@functools.lru_cache(maxsize=4)
+def _band_constants(wavelengths: tuple[float, ...]) -> dict:
+    """The per-band constants of :func:`_write_band_constants` (computed once per band list)."""
+    from spectm.physics.optics import pure_water_absorption, pure_water_backscattering
+
+    wavelength_nm = np.asarray(wavelengths, dtype=np.float64)
+    inside = (wavelength_nm >= 300.0) & (wavelength_nm <= 800.0)
+    aw = np.full(wavelength_nm.shape, np.float64(INT_FILL))
+    aw[inside] = pure_water_absorption(wavelength_nm[inside])
+    fill = np.float64(INT_FILL)
+    columns = {
+        "vcal_gain": (np.ones_like(wavelength_nm), "Vicarious Calibration Gain", None),
+        "vcal_offset": (np.zeros_like(wavelength_nm), "Vicarious Calibration Offset", "mW cm^-2 um^-1 sr^-1"),
+        "F0": (solar_irradiance_f0(wavelength_nm), "Mean Solar Flux", "W m^-2 um^-1"),
+        "aw": (aw, "Band-pass averaged absorption coefficient for seawater", "m^-1"),
+        "bbw": (pure_water_backscattering(wavelength_nm), "Band-pass averaged backscattering coefficient for seawater", "m^-1"),
+        "k_oz": (np.full_like(wavelength_nm, fill), "Ozone Absorption cross-sections", "cm^-1"),
+        "k_no2": (np.full_like(wavelength_nm, fill), "NO2 Absorption cross-sections", "cm^2 molecule^-1"),
+        "Tau_r": (rayleigh_optical_thickness(wavelength_nm), "Rayleigh Optical Thickness", None),
+    }  # fmt: skip
+    return {name: (values.astype(np.float32), long_name, units) for name, (values, long_name, units) in columns.items()}
+
+
+AOT_PACKING = {"scale_factor": 1e-04, "add_offset": 0.0, "_FillValue": -32767, "valid_min": 0, "valid_max": 30000}
+ANGSTROM_PACKING = {"scale_factor": 1e-04, "add_offset": 2.5, "_FillValue": -32767, "valid_min": -30000, "valid_max": 5000}
+NFLH_PACKING = {"scale_factor": 8.5e-05, "add_offset": 2.25, "_FillValue": -32767, "valid_min": -26471, "valid_max": 32353}
+#: Bands (nm) of the twin's nflh: the 678 nm peak over a 665-717 nm baseline (OCI Rrs stops at 719 nm,
+#: so MODIS's 748 nm baseline band is not in the product; a twin choice).
+NFLH_BANDS = (665.0, 678.0, 717.0)
+
+
+def apparent_visible_wavelength(rrs: np.ndarray, wavelength_nm: np.ndarray) -> np.ndarray:
+    """AVW (nm), Vandermeulen et al. (2020) RSE 247:111900: the Rrs-weighted harmonic mean wavelength
+    over 400-700 nm, sum(Rrs) / sum(Rrs / l). NaN where a band is missing or the result leaves 400-700."""
+    visible = (wavelength_nm >= 400.0) & (wavelength_nm <= 700.0)
+    r = rrs[..., visible]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avw = r.sum(axis=-1) / (r / wavelength_nm[visible]).sum(axis=-1)
+    return np.where((avw >= 400.0) & (avw <= 700.0), avw, np.nan)
+
+
+def normalized_flh(rrs: np.ndarray, wavelength_nm: np.ndarray) -> np.ndarray:
+    """Normalised fluorescence line height (W m^-2 um^-1 sr^-1): nLw = Rrs F0 at :data:`NFLH_BANDS`,
+    the middle band's height above the straight line between the outer two."""
+    index = [int(np.argmin(np.abs(wavelength_nm - band))) for band in NFLH_BANDS]
+    centres = wavelength_nm[index]
+    nlw = rrs[..., index] * solar_irradiance_f0(centres)
+    fraction = (centres[1] - centres[0]) / (centres[2] - centres[0])
+    return nlw[..., 1] - (nlw[..., 0] + fraction * (nlw[..., 2] - nlw[..., 0]))
+
+
+def _write_derived_products(geo, rrs: np.ndarray, masked: np.ndarray, aot_865, angstrom) -> None:
+    """aot_865 and angstrom (when given), avw and nflh, with the product's packing; fill where masked."""
+    dims = ("number_of_lines", "pixels_per_line")
+    wavelength = oci_rrs_centers()
+    packed = {"aot_865": (aot_865, AOT_PACKING, "Aerosol optical thickness at 865 nm", None),
+              "angstrom": (angstrom, ANGSTROM_PACKING, "Aerosol Angstrom exponent, 443 to 865 nm", None),
+              "nflh": (normalized_flh(rrs, wavelength), NFLH_PACKING, "Normalized Fluorescence Line Height", "W m^-2 um^-1 sr^-1")}  # fmt: skip
+    for name, (values, packing, long_name, units) in packed.items():
+        if values is None:
+            continue
+        values = np.where(masked, np.nan, np.asarray(values, dtype=np.float64))
+        var = _variable(geo, name, "i2", dims, fill=np.int16(packing["_FillValue"]), long_name=long_name,
+                        scale_factor=np.float32(packing["scale_factor"]), add_offset=np.float32(packing["add_offset"]),
+                        valid_min=np.int16(packing["valid_min"]), valid_max=np.int16(packing["valid_max"]),
+                        coordinates="longitude latitude", **({"units": units} if units else {}))  # fmt: skip
+        var[:] = _pack(values, packing)
+    avw = np.where(masked, np.nan, apparent_visible_wavelength(rrs, wavelength))
+    var = _variable(geo, "avw", "f4", dims, fill=np.float32(INT_FILL), long_name="Apparent Visible Wavelength",
+                    units="nm", valid_min=np.float32(400.0), valid_max=np.float32(700.0), coordinates="longitude latitude")  # fmt: skip
+    var[:] = np.where(np.isfinite(avw), avw, INT_FILL).astype(np.float32)
 
 
 def _band_index() -> np.ndarray:
@@ -299,9 +404,10 @@ def _write_scan_lines(group, times: pd.DatetimeIndex, lat, lon) -> None:
         columns[f"{prefix}lon"] = ("f4", lon[:, column].astype(np.float32), {"long_name": f"Scan {prefix}-pixel longitude", "units": "degrees_east"})
         columns[f"{prefix}lat"] = ("f4", lat[:, column].astype(np.float32), {"long_name": f"Scan {prefix}-pixel latitude", "units": "degrees_north"})
     zenith = solar_zenith(times.to_numpy()[:, None], lat[:, mid : mid + 1], lon[:, mid : mid + 1])[:, 0]
-    columns["csol_z"] = ("f4", zenith.astype(np.float32), {"long_name": "Center solar zenith angle", "units": "degrees"})
+    columns["csol_z"] = ("f4", zenith.astype(np.float32), {"long_name": "Center solar zenith angle", "units": "degree"})
     for name, (dtype, values, attrs) in columns.items():
-        fill = {"i4": np.int32(INT_FILL), "f4": np.float32(NAV_FILL)}.get(dtype)
+        # time and the int8 columns carry a _FillValue as the product's do (values: l2gen's -32767 / -127)
+        fill = {"i4": np.int32(INT_FILL), "f4": np.float32(NAV_FILL), "f8": np.float64(INT_FILL), "i1": np.int8(-127)}.get(dtype)
         if dtype == "f4":
             values = np.where(np.isfinite(values), values, np.float32(NAV_FILL)).astype(np.float32)
         _variable(group, name, dtype, ("number_of_lines",), fill=fill, **attrs)[:] = values
@@ -334,6 +440,8 @@ def write_l2_aop(
     attrs: dict | None = None,
     rrs_unc=None,
     tilt: float = 0.0,
+    aot_865=None,
+    angstrom=None,
 ) -> Path:
     """Write one L2 AOP granule with the groups, dims, packing and attributes of real l2gen output.
 
@@ -342,7 +450,10 @@ def write_l2_aop(
     (lines, pixels) integer bits (see :data:`FLAG_NAMES`); ``scan_time`` is one UTC time per line or the
     granule start (lines then follow every :data:`LINE_PERIOD_S` s). ``layout`` is the processing
     version: "3.0"/"3.1" write layout A, "3.2" layout B. Pixels flagged ATMFAIL, LAND, CLDICE or HILT are
-    written as fill, as l2gen does. ``attrs`` overrides or adds root attributes. Returns the path.
+    written as fill, as l2gen does. ``attrs`` overrides or adds root attributes. ``aot_865`` and
+    ``angstrom`` (lines, pixels) are the aerosol retrieval, written when given; ``avw`` and ``nflh``
+    are always derived from ``rrs`` (:func:`apparent_visible_wavelength`, :func:`normalized_flh`).
+    Returns the path.
     """
     version = _version(layout)
     kind = LAYOUT_VERSIONS[version]
@@ -364,6 +475,9 @@ def write_l2_aop(
         rrs_unc = np.where(masked[..., None], np.nan, np.asarray(rrs_unc, dtype=np.float64))
         if rrs_unc.shape != rrs.shape:
             raise ValueError(f"rrs_unc has shape {rrs_unc.shape}: expected {rrs.shape} like rrs")
+    for name, values in (("aot_865", aot_865), ("angstrom", angstrom)):
+        if values is not None and np.shape(values) != (lines, pixels):
+            raise ValueError(f"{name} has shape {np.shape(values)}: expected ({lines}, {pixels}) like rrs")
 
     path = Path(path)
     if path.is_dir():
@@ -410,6 +524,7 @@ def write_l2_aop(
                 coordinates="longitude latitude",
             )  # fmt: skip
             var[:] = _pack(values, packing)
+        _write_derived_products(geo, rrs, masked, aot_865, angstrom)
         var = _variable(
             geo, "l2_flags", "i4", ("number_of_lines", "pixels_per_line"), fill=None,
             long_name="Level-2 Processing Flags", valid_min=np.int32(-(2**31)), valid_max=np.int32(2**31 - 1),
@@ -426,7 +541,7 @@ def write_l2_aop(
             )  # fmt: skip
             var[:] = np.where(np.isfinite(values), values, NAV_FILL).astype(np.float32)
         var = _variable(nav, "tilt", "f4", ("number_of_lines",), fill=np.float32(NAV_FILL), long_name="Sensor tilt angle",
-                        units="degrees", valid_min=np.float32(-25.0), valid_max=np.float32(25.0))  # fmt: skip
+                        units="degree", valid_min=np.float32(-25.0), valid_max=np.float32(25.0))  # fmt: skip
         var[:] = np.full(lines, tilt, dtype=np.float32)
         corners = [(0, 0), (0, -1), (-1, -1), (-1, 0)]
         nav.setncatts({
@@ -443,7 +558,8 @@ def write_l2_aop(
             "calibration_data": "",
             "mask_names": ",".join(L2GEN_MASK_NAMES),
         })  # fmt: skip
-        products = "Rrs Rrs_unc" if rrs_unc is not None else "Rrs"
+        products = " ".join(["Rrs"] + ["Rrs_unc"] * (rrs_unc is not None) + ["aot_865"] * (aot_865 is not None)
+                            + ["angstrom"] * (angstrom is not None) + ["avw", "nflh"])  # fmt: skip
         control.createGroup("input_parameters").setncatts(
             {"l2prod": products, "suite": "AOP", "wavelength_3d": "346:588,613:719", "maskland": "1", "maskhilt": "1",
              "maskcloud": "1", "maskglint": "0", "deflate": "4"}

@@ -13,7 +13,13 @@ Model (every constant, with its source, is in ``spectm/resources/optics/constant
     the spectrum at 25 is scaled linearly, ``aph(Chl) = aph(25) * Chl / 25``, because the fitted
     exponents become unphysical there (aph(550) > aph(490) at 100 mg m-3). Below 400 nm Aphi and Ephi
     are held at their 400 nm values; above 700 nm Aphi decays as ``exp(-(l - 700)/10 nm)``;
-  - ``apc = PC * a*pc(620) * exp(-(l - 620)^2 / (2 * 19^2))``, a*pc(620) = 0.0095 m2 mg-1 (Simis 2005);
+    the red band (640-710 nm, Bricaud's shape above a straight baseline) is lifted so that the
+    chl-specific absorption at 665 nm is at least Gons' (1999) 0.0161 m2 mg-1 for turbid eutrophic
+    lakes (Bricaud's oceanic law gives ~0.008 above 25 mg m-3, half of it: too weak a red trough
+    and too weak a red edge for Lake Erie blooms);
+  - ``apc = PC * a*pc(620) * s(l)``, a*pc(620) = 0.0095 m2 mg-1 (Simis 2005), with ``s`` the measured
+    C-phycocyanin band of Patel et al. (2005) relative to 620 nm (``phycocyanin_patel2005.csv``): an
+    asymmetric band with a broad blue shoulder (half the peak at 565 nm), zero above 680 nm;
   - ``ag = ag440 * exp(-0.0176 (l - 440))`` (CDOM, Babin et al. 2003 slope);
   - ``anap = 0.04 * TSS * exp(-0.011 (l - 440))`` (non-algal particles; TSS in g m-3).
 - backscatter ``bb = bbw + bbp`` (1/m)
@@ -39,7 +45,7 @@ import numpy as np
 import xarray as xr
 
 from spectm.bands import wavelength_grid
-from spectm.physics.tables import bricaud_table, constants, water_absorption_table
+from spectm.physics.tables import bricaud_table, constants, phycocyanin_shape_table, water_absorption_table
 
 RRS_ATTRS = {
     "units": "sr-1",
@@ -125,6 +131,9 @@ class SpectralBasis:
     bbp_phyto_shape: np.ndarray  # bbp(l)/bbp(660)
     bbp_mineral_specific: np.ndarray  # m2 g-1
     fluorescence_shape: np.ndarray  # peak-normalised Gaussian
+    red_band_shape: np.ndarray  # Bricaud's 640-710 nm chl-a band above its baseline, 1 at 665 nm
+    aphi_665: float
+    ephi_665: float
 
 
 @lru_cache(maxsize=32)
@@ -138,9 +147,7 @@ def _basis_cached(wavelengths: tuple[float, ...]) -> SpectralBasis:
         bbw=pure_water_backscattering(wl),
         aphi=aphi,
         ephi=ephi,
-        apc_star=k["apc_star_620"]
-        * np.exp(-0.5 * ((wl - k["apc_centre_nm"]) / k["apc_sigma_nm"]) ** 2)
-        / np.exp(-0.5 * ((620.0 - k["apc_centre_nm"]) / k["apc_sigma_nm"]) ** 2),
+        apc_star=k["apc_star_620"] * _phycocyanin_shape(wl),
         cdom_shape=np.exp(-k["cdom_slope"] * (wl - 440.0)),
         nap_specific=k["nap_specific_440"] * np.exp(-k["nap_slope"] * (wl - 440.0)),
         bbp_phyto_shape=(660.0 / wl) ** k["bbp_slope_phytoplankton"],
@@ -148,10 +155,36 @@ def _basis_cached(wavelengths: tuple[float, ...]) -> SpectralBasis:
         fluorescence_shape=np.exp(
             -0.5 * ((wl - k["fluorescence_centre_nm"]) / k["fluorescence_sigma_nm"]) ** 2
         ),
+        red_band_shape=_red_band_shape(wl),
     )
     for array in fields.values():
         array.flags.writeable = False
-    return SpectralBasis(**fields)
+    aphi_665, ephi_665 = (float(v[0]) for v in bricaud_coefficients([665.0]))
+    return SpectralBasis(**fields, aphi_665=aphi_665, ephi_665=ephi_665)
+
+
+def _phycocyanin_shape(wl: np.ndarray) -> np.ndarray:
+    """Phycocyanin absorption relative to 620 nm (Patel et al. 2005), 0 outside the 400-700 nm table."""
+    table = phycocyanin_shape_table()
+    x, y = table["wavelength_nm"], table["relative_absorption"]
+    return np.interp(wl, x, y, left=0.0, right=0.0) / np.interp(620.0, x, y)
+
+
+def _red_band_shape(wl: np.ndarray) -> np.ndarray:
+    """Bricaud's red chl-a absorption band above a straight 640-710 nm baseline, normalised at 665 nm."""
+    lo, hi = constants()["aph_red_band_nm"], 710.0
+    aphi = bricaud_coefficients(np.array([lo, 665.0, hi]))[0]
+    grid = np.clip(wl, lo, hi)
+    band = bricaud_coefficients(grid)[0] - np.interp(grid, [lo, hi], [aphi[0], aphi[2]])
+    at_665 = aphi[1] - np.interp(665.0, [lo, hi], [aphi[0], aphi[2]])
+    return np.where((wl > lo) & (wl < hi), np.maximum(band, 0.0) / at_665, 0.0)
+
+
+def _gons_lift(chl: np.ndarray, basis: SpectralBasis) -> np.ndarray:
+    """Extra chl-specific absorption at 665 nm (m2 mg-1) that lifts Bricaud's red band to Gons'."""
+    log_capped, scale = _chl_terms(chl)
+    bricaud_665 = basis.aphi_665 * np.exp(basis.ephi_665 * log_capped) * scale / np.maximum(chl, 1e-12)
+    return np.maximum(constants()["aph_star_665_turbid_lake"] - bricaud_665, 0.0)
 
 
 def spectral_basis(wavelengths) -> SpectralBasis:
@@ -179,11 +212,12 @@ def phytoplankton_absorption(chl, wavelengths) -> np.ndarray:
     chl = _concentration(chl, "chl")
     basis = spectral_basis(wavelengths)
     log_capped, scale = _chl_terms(chl)
-    return basis.aphi * np.exp(basis.ephi * log_capped[..., None]) * scale[..., None]
+    bricaud = basis.aphi * np.exp(basis.ephi * log_capped[..., None]) * scale[..., None]
+    return bricaud + (_gons_lift(chl, basis) * chl)[..., None] * basis.red_band_shape
 
 
 def phycocyanin_absorption(pc, wavelengths) -> np.ndarray:
-    """apc (1/m) for phycocyanin ``pc`` (mg m-3): a Gaussian with a*pc(620) = 0.0095 m2 mg-1."""
+    """apc (1/m) for phycocyanin ``pc`` (mg m-3): Patel et al. (2005) band shape, a*pc(620) = 0.0095 m2 mg-1."""
     return _concentration(pc, "pc")[..., None] * spectral_basis(wavelengths).apc_star
 
 
@@ -268,7 +302,9 @@ def _simulate_block(chl, pc, ag440, tss, basis: SpectralBasis, fluorescence: boo
     np.multiply(column(log_capped), row(basis.ephi), out=a)
     np.exp(a, out=a)
     a *= row(basis.aphi)
-    a *= column(scale)  # a = aph
+    a *= column(scale)
+    np.multiply(column(_gons_lift(chl, basis) * chl), row(basis.red_band_shape), out=out)
+    a += out  # a = aph
     a += row(basis.aw)
     for concentration, shape in ((pc, basis.apc_star), (ag440, basis.cdom_shape), (tss, basis.nap_specific)):
         np.multiply(column(concentration), row(shape), out=out)

@@ -52,6 +52,12 @@ def bricaud_table() -> dict[str, np.ndarray]:
 
 
 @cache
+def phycocyanin_shape_table() -> dict[str, np.ndarray]:
+    """Phycocyanin absorption relative to 620 nm, 400-700 nm at 5 nm (Patel et al. 2005 C-PC spectrum)."""
+    return _read_csv("phycocyanin_patel2005.csv")
+
+
+@cache
 def constants() -> dict[str, float]:
     """The model's scalar constants by name (values only; sources are in ``constants.json``)."""
     raw = json.loads(resources.files(_PACKAGE).joinpath("constants.json").read_text())

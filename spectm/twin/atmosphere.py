@@ -14,8 +14,16 @@ wavelength windows of interest: every error is spectrally smooth or per-band ran
 - Glint: Cox-Munk facet statistics from sun and view geometry and wind speed; the residual after
   l2gen's correction (10 % of the glint, spectrally flat) stays in Rrs; HIGLINT above 0.005 (glint
   reflectance), MODGLINT above 0.0005 (twin thresholds).
-- Atmospheric-correction residual: a smooth field x (lambda/550)^-1.5, SD 4e-4 sr^-1 at 550 nm.
-- Sensor/retrieval noise per band: 3 % of Rrs plus a floor (larger in the UV), independent per band.
+- Atmospheric-correction error, spectrally CORRELATED (what dominates a real OCI granule's Rrs_unc of
+  1e-4..7e-4 sr^-1): an aerosol-model misfit, a smooth field x (lambda/865)^-1.3 (largest in the
+  blue; SD ~3e-4 sr^-1 at 443 nm), whose amplitude grows with the water's NIR reflectance (turbid
+  water breaks the black-pixel assumption) and which may be negative, so blue Rrs occasionally goes
+  below zero as in real l2gen output; plus adjacency within ~5 km of the shore (a bright-land,
+  red-edge-shaped positive bias decaying over 2 km).
+- Sensor noise per band: WHITE and small, ~2e-5 sr^-1 in the visible (under 5e-5 in 620-700 nm),
+  rising in the UV; a real OCI L2 granule's band-to-band noise is ~1e-5 sr^-1.
+- ``Rrs_unc`` per pixel as the product writes it: the white noise and the expected size of the
+  correlated correction error together (root sum of squares).
 """
 
 from __future__ import annotations
@@ -127,15 +135,61 @@ def glint_reflectance(overpass: Overpass, wind_speed: float) -> np.ndarray:
     return np.pi * fresnel * probability / (4.0 * np.cos(view_zenith) * np.cos(sun_zenith))
 
 
+#: Aerosol over the western basin in summer: median AOT(865) and its daily log-SD, Angstrom range
+#: (continental/urban aerosol, AERONET-like magnitudes; twin values).
+AOT_865_MEDIAN, AOT_865_LOG_SD, ANGSTROM_RANGE = 0.06, 0.45, (0.9, 1.7)
+
+
+@dataclass
+class Aerosol:
+    """The day's aerosol retrieval fields (lines, pixels): AOT at 865 nm and the 443-865 Angstrom exponent."""
+
+    aot_865: np.ndarray
+    angstrom: np.ndarray
+
+
+def aerosol_fields(shape, pixel_km: float, rng: np.random.Generator) -> Aerosol:
+    """A day's aerosol: a log-normal basin value with smooth ~40 km structure (+-20 %), and an Angstrom
+    exponent drawn per day with small spatial variation."""
+    base = AOT_865_MEDIAN * np.exp(AOT_865_LOG_SD * rng.standard_normal())
+    structure = ndimage.gaussian_filter(rng.standard_normal(shape), 40.0 / pixel_km, mode="wrap")
+    structure /= max(structure.std(), 1e-12)
+    aot = base * np.exp(0.2 * structure)
+    angstrom = rng.uniform(*ANGSTROM_RANGE) + 0.1 * structure
+    return Aerosol(aot.astype(np.float64), angstrom.astype(np.float64))
+
+
+#: White sensor noise (sr^-1) in the visible, and the size of the aerosol-misfit error at 865 nm.
+WHITE_NOISE_SD, AEROSOL_MISFIT_865 = 2e-5, 4e-5
+AEROSOL_MISFIT_EXPONENT = 1.3
+ADJACENCY_KM, ADJACENCY_AMPLITUDE = 2.0, 4e-4
+
+
 def noise_sd(rrs: np.ndarray, wavelengths: np.ndarray) -> np.ndarray:
-    """Per-band noise SD (sr^-1): 3 % of Rrs plus a floor that rises in the UV."""
-    floor = 1.5e-4 * (1.0 + 1.5 * np.exp(-(wavelengths - 346.0) / 35.0))
-    return 0.03 * np.abs(rrs) + floor
+    """Per-band white noise SD (sr^-1): ~2e-5 in the visible, rising in the UV (band-to-band noise)."""
+    floor = WHITE_NOISE_SD * (1.0 + 2.0 * np.exp(-(wavelengths - 346.0) / 30.0))
+    return 0.0005 * np.abs(np.nan_to_num(rrs)) + floor
+
+
+def correction_error_scale(rrs_nir: np.ndarray, wavelengths: np.ndarray) -> np.ndarray:
+    """Expected size (sr^-1) of the aerosol-model misfit per pixel and band: larger in the blue and
+    over turbid water (it doubles at a 709 nm Rrs of 4e-3 sr^-1: bright NIR breaks the black-pixel assumption)."""
+    turbid = 1.0 + np.clip(np.nan_to_num(rrs_nir), 0.0, None) / 4e-3
+    return AEROSOL_MISFIT_865 * turbid[..., None] * (wavelengths / 865.0) ** -AEROSOL_MISFIT_EXPONENT
+
+
+def adjacency_shape(wavelengths: np.ndarray) -> np.ndarray:
+    """Spectral shape of light scattered from bright vegetated land: low in the visible, a red edge."""
+    return 0.25 + 0.75 / (1.0 + np.exp(-(wavelengths - 705.0) / 10.0))
 
 
 def observe(rrs_water: np.ndarray, overpass: Overpass, water: np.ndarray, cloud_fraction: float, wind_speed: float,
-            wavelengths: np.ndarray, pixel_km: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turn water-leaving Rrs (lines, pixels, bands) into what a granule holds: (Rrs, Rrs_unc, l2_flags)."""
+            wavelengths: np.ndarray, pixel_km: float, rng: np.random.Generator,
+            aerosol: Aerosol | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Turn water-leaving Rrs (lines, pixels, bands) into what a granule holds: (Rrs, Rrs_unc, l2_flags).
+
+    With ``aerosol``, the aerosol-model misfit grows with the day's aerosol load (relative to the median).
+    """
     shape = overpass.latitude.shape
     cloud, cloud_km = cloud_field(shape, cloud_fraction, pixel_km, rng)
     glint = glint_reflectance(overpass, wind_speed)
@@ -146,12 +200,19 @@ def observe(rrs_water: np.ndarray, overpass: Overpass, water: np.ndarray, cloud_
     flags |= np.where(glint > 0.005, flag_bits("HIGLINT"), np.where(glint > 0.0005, flag_bits("MODGLINT"), 0))
     flags |= np.where(overpass.view_zenith > 60.0, flag_bits("HISATZEN"), 0)
 
-    spectral = (wavelengths / 550.0) ** -1.5
-    residual = ndimage.gaussian_filter(rng.standard_normal(shape), 30.0 / pixel_km, mode="wrap")
-    residual *= 4e-4 / max(residual.std(), 1e-12)
+    nir = rrs_water[..., int(np.argmin(np.abs(wavelengths - 709.0)))]
+    scale = correction_error_scale(nir, wavelengths)
+    if aerosol is not None:
+        scale = scale * (0.5 + 0.5 * aerosol.aot_865 / AOT_865_MEDIAN)[..., None]
+    misfit = ndimage.gaussian_filter(rng.standard_normal(shape), 30.0 / pixel_km, mode="wrap")
+    misfit /= max(misfit.std(), 1e-12)
+    land_km = ndimage.distance_transform_edt(water) * pixel_km
+    adjacency = ADJACENCY_AMPLITUDE * np.exp(-np.maximum(land_km - pixel_km / 2, 0.0) / ADJACENCY_KM)
     haze = np.where(cloud, 0.0, 1.5e-3 * np.exp(-np.maximum(cloud_km - 2.5, 0.0) / 3.0))
-    bias = (residual + haze)[..., None] * spectral + (0.1 * glint / np.pi)[..., None]
+    bias = (misfit[..., None] * scale + adjacency[..., None] * adjacency_shape(wavelengths)
+            + haze[..., None] * (wavelengths / 550.0) ** -1.5 + (0.1 * glint / np.pi)[..., None])  # fmt: skip
     sd = noise_sd(rrs_water, wavelengths)
     rrs = rrs_water + bias + sd * rng.standard_normal(rrs_water.shape)
+    unc = np.sqrt(sd**2 + scale**2)
     rrs = np.where(water[..., None], rrs, np.nan)
-    return rrs, np.where(water[..., None], sd, np.nan), flags
+    return rrs, np.where(water[..., None], unc, np.nan), flags

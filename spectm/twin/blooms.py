@@ -18,9 +18,26 @@ A daily step on the model grid (all numpy, vectorised over cells):
    semi-Lagrangian) and spreads with a diffusivity that grows with wind speed (masked Gaussian).
 
 What a sensor or a sampler sees at the surface: buoyant cyanobacteria accumulate near the surface in
-calm weather and are mixed down by wind (``surface_factor``); phycocyanin is cyanobacterial chl-a times
-a pigment ratio that varies smoothly in space. Units: chl-a and phycocyanin mg m-3 (= ug/L), CDOM
-absorption at 440 nm 1/m, mineral suspended solids g m-3, nutrient ug P/L.
+calm weather and are mixed down by wind (``surface_factor``). Units: chl-a and phycocyanin mg m-3
+(= ug/L), CDOM absorption at 440 nm 1/m, mineral suspended solids g m-3, nutrient ug P/L.
+
+Pigment and toxin are decoupled, as in the lake. Why: if phycocyanin were cyanobacterial biomass times
+a fixed ratio and microcystin that same biomass times a fixed seasonal quota, the 620 nm band would be
+handed the answer and any method that reads (or masks) it would be favoured by construction. So:
+
+- the PC:chl-a ratio of the cyanobacteria (``pc_ratio``) wanders in space and time (SD 0.25 dex, a
+  week's memory, ~8 km patches: light and nutrient acclimation of phycobilisomes) and falls with
+  biomass (x biomass^-0.45: dense surface colonies are high-light acclimated); the exponent and level
+  are calibrated so that extracted PC/chl-a in August matches GLERL's (median 0.43, q10-q90 0.11-1.19);
+- only part of the cyanobacterial biomass makes toxin (``toxic_share``): non-toxic Microcystis
+  genotypes and PC-bearing non-toxic taxa (Dolichospermum, Planktothrix) hold phycocyanin too
+  (Davis et al. 2009, Harmful Algae 8:715). The share wanders in space and time (logit SD ~0.9,
+  ~3-week memory) and rises with the nutrient (toxic strains gain under high N and P);
+- the toxin quota per toxic biomass peaks on a day drawn per season in 200-250 (``toxin_peak_doy``;
+  GLERL peaks fell on days 202-249 in 2012-2024).
+
+None of these is seen by the optics (which read chl-a, PC, CDOM and sediment only), so no band or
+index carries the toxin directly; each carries part of it through the shared biomass.
 """
 
 from __future__ import annotations
@@ -39,7 +56,18 @@ from spectm.twin.weather import Weather, smooth_noise
 CDOM_BACKGROUND = WATERS["lake_erie"].cdom_background
 #: Fields kept for every day (what the granules and samples need, and the truth files keep).
 FIELDS = ("chl_surface", "pc_surface", "cyano_surface", "chl_column", "cyano_column", "ag440", "tss",
-          "water_temperature", "surface_factor")  # fmt: skip
+          "water_temperature", "surface_factor", "toxic_share", "pc_ratio")  # fmt: skip
+#: PC:chl-a of the cyanobacteria at 10 mg m-3 of them, its fall with biomass (dense, high-light surface
+#: colonies hold fewer phycobilisomes per chl-a), and the SD of its log10 in space and time.
+PC_RATIO_AT_10, PC_RATIO_BIOMASS_EXPONENT, PC_RATIO_SD_DEX = 0.65, -0.45, 0.25
+PC_RATIO_MEMORY_DAYS, PC_RATIO_SCALE_KM = 7.0, 8.0
+#: Toxic share of the cyanobacteria: mean logit, logit SD, memory (days), spatial scale (km), nutrient gain.
+TOXIC_LOGIT_MEAN, TOXIC_LOGIT_SD, TOXIC_MEMORY_DAYS, TOXIC_SCALE_KM, TOXIC_NUTRIENT_GAIN = -0.6, 1.1, 30.0, 12.0, 0.4
+TOXIC_NUTRIENT_REFERENCE = 12.0  # ug P/L, the lake's background nutrient
+#: Cyanobacterial growth: temperature of half-maximal growth and its width (deg C); loss = a + b x biomass.
+CYANO_T_HALF, CYANO_T_WIDTH, CYANO_LOSS = 22.0, 2.0, (0.04, 0.005)
+#: Range of the day of year on which the toxin quota peaks (drawn once per season).
+TOXIN_PEAK_RANGE = (205.0, 245.0)
 
 
 @dataclass
@@ -50,6 +78,7 @@ class BloomHistory:
     grid: ModelGrid
     fields: dict[str, np.ndarray]
     maumee_discharge: pd.Series  # m3/s
+    toxin_peak_doy: float = 220.0  # this season's peak of the toxin quota
 
     def at(self, day) -> dict[str, np.ndarray]:
         """The fields of one day."""
@@ -130,7 +159,9 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
         field *= water
     water_temp = np.full(shape, 6.0)
     sigma_cells = 8.0 / grid.pixel_km
-    pigment_ratio = 0.9 * np.exp(0.2 * smooth_noise(rng, shape, 15.0 / grid.pixel_km))
+    toxin_peak = float(rng.uniform(*TOXIN_PEAK_RANGE))
+    pigment_noise = smooth_noise(rng, shape, PC_RATIO_SCALE_KM / grid.pixel_km)
+    toxic_noise = smooth_noise(rng, shape, TOXIC_SCALE_KM / grid.pixel_km)
     growth_noise = np.zeros((2, *shape))
 
     out = {name: np.full((days.size, *shape), np.nan, np.float32) for name in FIELDS}
@@ -150,12 +181,12 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
         light_other = mean_light(depth)
         light_cyano = mean_light(np.minimum(depth, 3.0))
         f_nutrient = nutrient / (nutrient + 8.0)
-        f_temp_cyano = 1.0 / (1.0 + np.exp(-(water_temp - 23.0) / 1.5)) * np.exp(-np.maximum(water_temp - 29.0, 0.0) ** 2 / 8.0)
+        f_temp_cyano = 1.0 / (1.0 + np.exp(-(water_temp - CYANO_T_HALF) / CYANO_T_WIDTH)) * np.exp(-np.maximum(water_temp - 29.0, 0.0) ** 2 / 8.0)
         f_temp_other = np.exp(-(((water_temp - 17.0) / 9.0) ** 2))
         growth_noise = 0.8 * growth_noise + 0.6 * 0.08 * smooth_noise(rng, (2, *shape), sigma_cells)
         mu_cyano = np.maximum(0.8 * f_temp_cyano * light_cyano / (light_cyano + 30.0) * f_nutrient + growth_noise[0], 0.0)
-        mu_other = np.maximum(0.9 * f_temp_other * light_other / (light_other + 30.0) * f_nutrient + growth_noise[1], 0.0)
-        loss_cyano = 0.05 + 0.0015 * cyano
+        mu_other = np.maximum(0.75 * f_temp_other * light_other / (light_other + 30.0) * f_nutrient + growth_noise[1], 0.0)
+        loss_cyano = CYANO_LOSS[0] + CYANO_LOSS[1] * cyano
         loss_other = 0.10 + 0.004 * other + 0.002 * water_temp
         gross = mu_cyano * cyano + mu_other * other
         lost = loss_cyano * cyano + loss_other * other
@@ -187,14 +218,27 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
 
         transport.step(state, u=0.02 * wu + 0.03, v=0.02 * wv - 0.01, diffusivity=30.0 + 8.0 * wind**2, dt_s=86400.0)
 
+        pigment_noise = _ar1_field(rng, pigment_noise, PC_RATIO_MEMORY_DAYS, PC_RATIO_SCALE_KM / grid.pixel_km)
+        toxic_noise = _ar1_field(rng, toxic_noise, TOXIC_MEMORY_DAYS, TOXIC_SCALE_KM / grid.pixel_km)
         surface = 1.0 + 0.15 * depth * np.exp(-wind / 2.5)
         cyano_surface = state["cyano"] * surface
+        pc_ratio = (PC_RATIO_AT_10 * (np.maximum(cyano_surface, 0.1) / 10.0) ** PC_RATIO_BIOMASS_EXPONENT
+                    * 10 ** (PC_RATIO_SD_DEX * pigment_noise))  # fmt: skip
+        nutrient_term = TOXIC_NUTRIENT_GAIN * np.log(state["nutrient"].clip(1.0) / TOXIC_NUTRIENT_REFERENCE)
+        toxic_share = 1.0 / (1.0 + np.exp(-(TOXIC_LOGIT_MEAN + TOXIC_LOGIT_SD * toxic_noise + nutrient_term)))
         snapshot = {
-            "chl_surface": cyano_surface + state["other"], "pc_surface": cyano_surface * pigment_ratio,
+            "chl_surface": cyano_surface + state["other"], "pc_surface": cyano_surface * pc_ratio,
+            "toxic_share": toxic_share, "pc_ratio": pc_ratio,
             "cyano_surface": cyano_surface, "chl_column": state["cyano"] + state["other"],
             "cyano_column": state["cyano"], "ag440": state["ag440"], "tss": state["tss"],
             "water_temperature": water_temp, "surface_factor": surface,
         }  # fmt: skip
         for name, values in snapshot.items():
             out[name][t] = np.where(water, values, np.nan)
-    return BloomHistory(days=days, grid=grid, fields=out, maumee_discharge=discharge)
+    return BloomHistory(days=days, grid=grid, fields=out, maumee_discharge=discharge, toxin_peak_doy=toxin_peak)
+
+
+def _ar1_field(rng: np.random.Generator, previous: np.ndarray, memory_days: float, sigma_cells: float) -> np.ndarray:
+    """One daily step of a unit-variance, spatially smooth AR(1) field with e-folding ``memory_days``."""
+    phi = np.exp(-1.0 / memory_days)
+    return phi * previous + np.sqrt(1.0 - phi**2) * smooth_noise(rng, previous.shape, sigma_cells)

@@ -10,12 +10,14 @@ How a sample is drawn (per visit, at the station's model cell on the visit day):
   (SD 0.15 log10), and its cyanobacterial colonies by a further factor (SD 0.2 log10), shared by every
   analyte of that bucket;
 - chlorophyll-a: (cyanobacterial + other chl-a, each x its patchiness) x extraction error (SD 0.08 log10);
-- phycocyanin: surface phycocyanin x colony patchiness x extraction error (SD 0.10 log10);
-- microcystin: surface cyanobacterial chl-a x colony patchiness x a SEASONAL toxin quota x log-normal
-  scatter (SD 0.5 log10). The quota, 0.065 exp(-((doy - 220)/42)^2) ug MC per ug cyanobacterial chl-a,
-  peaks in early August: toxin per biomass varies within a season (toxic strains, nitrogen), which is
-  why MC peaks in August while chl-a stays high into September (bio-optics.md 3.6). Values below the
-  detection limit (0.1 ug/L) are non-detects.
+- phycocyanin: surface phycocyanin (cyanobacterial chl-a x the cell's PC:chl ratio) x colony
+  patchiness x extraction error (SD PC_EXTRACTION_SD_DEX);
+- microcystin: surface cyanobacterial chl-a x the cell's toxic share x colony patchiness x a SEASONAL
+  toxin quota x log-normal scatter (SD MC_SCATTER_DEX). The quota (:func:`toxin_quota`) peaks on a day
+  drawn per season in 200-250 and falls off more slowly in autumn than it rose in summer: toxin per
+  biomass varies within a season (toxic strains, nitrogen), which is why MC peaks in August while
+  chl-a stays high into September (bio-optics.md 3.6). Values below the detection limit (0.1 ug/L)
+  are non-detects. The numbers are calibrated to GLERL 2012-2024 (:mod:`spectm.twin.calibration`).
 - dissolved microcystin ~ 8 % of particulate with its own scatter; bottom samples (WE2, WE8, WE12,
   WE13) see the mixed column, not the surface; a few calm-day scum grabs are added as GLERL does.
 """
@@ -39,19 +41,24 @@ GLERL_2024_DATES = (
 STATION_VISIT_ORDER = ("WE9", "WE6", "WE2", "WE8", "WE4", "WE12", "WE13", "WE16")  # a westerly-first route
 
 
-def toxin_quota(day_of_year) -> np.ndarray:
-    """Microcystin per cyanobacterial chl-a (ug/ug): peaks in early August (doy 220)."""
-    return 0.065 * np.exp(-(((np.asarray(day_of_year, float) - 220.0) / 42.0) ** 2))
+#: Toxin quota: peak ug MC per ug toxic cyanobacterial chl-a, e-folding widths before/after the peak (days).
+QUOTA_PEAK, QUOTA_RISE_DAYS, QUOTA_FALL_DAYS = 0.18, 35.0, 60.0
+#: Per-sample scatter of microcystin and of extracted phycocyanin (log10 SD).
+MC_SCATTER_DEX, PC_EXTRACTION_SD_DEX = 0.22, 0.2
+
+
+def toxin_quota(day_of_year, peak_doy: float = 220.0) -> np.ndarray:
+    """Microcystin per toxic cyanobacterial chl-a (ug/ug): a skewed bell peaking on ``peak_doy``."""
+    offset = np.asarray(day_of_year, float) - peak_doy
+    width = np.where(offset < 0, QUOTA_RISE_DAYS, QUOTA_FALL_DAYS)
+    return QUOTA_PEAK * np.exp(-((offset / width) ** 2))
 
 
 def sampling_dates(year: int) -> pd.DatetimeIndex:
-    """The season's sampling dates: 2024's real dates; other years every two weeks from the last
-    Wednesday of April through June, then weekly to late October (the GLERL pattern)."""
-    if year == 2024:
-        return pd.DatetimeIndex([f"2024-{d}" for d in GLERL_2024_DATES])
-    spring = pd.date_range(f"{year}-04-20", f"{year}-06-30", freq="2W-WED")
-    summer = pd.date_range(f"{year}-07-01", f"{year}-10-25", freq="W-MON")
-    return spring.append(summer)
+    """The season's sampling dates: 2024's real dates; another year gets the 2024 pattern shifted by
+    whole weeks (52 per year), so every visit falls on the same weekday as in 2024."""
+    dates = pd.DatetimeIndex([f"2024-{d}" for d in GLERL_2024_DATES])
+    return dates + pd.Timedelta(weeks=52 * (int(year) - 2024))
 
 
 def simulate_samples(history: BloomHistory, weather: Weather, rng: np.random.Generator, year: int) -> pd.DataFrame:
@@ -76,7 +83,7 @@ def simulate_samples(history: BloomHistory, weather: Weather, rng: np.random.Gen
             r, c = grid.fractional_index(lon_obs, lat_obs)
             at = {k: float(ndimage.map_coordinates(np.nan_to_num(v, nan=np.nanmean(v)), [[r], [c]], order=1)[0])
                   for k, v in fields.items()}  # fmt: skip
-            patch = 10 ** rng.normal(0, 0.15)
+            patch = 10 ** rng.normal(0, 0.1)
             visit = {
                 "station": station, "date": date, "local_time": clock, "latitude": round(lat_obs, 5),
                 "longitude": round(lon_obs, 5), "station_depth_m": round(float(stations.at[station, "water_depth_2024_median_m"]) + rng.normal(0, 0.15), 2),
@@ -86,16 +93,21 @@ def simulate_samples(history: BloomHistory, weather: Weather, rng: np.random.Gen
                 "Secchi_Depth_m": round(float(np.clip(1.7 / (0.4 + 0.015 * at["chl_surface"] + 0.05 * at["tss"] + 0.3 * at["ag440"]), 0.2, 5.0)), 2),
                 "Wind_speed_ms-1": round(float(weather.basin.loc[date, "wind_speed"]) * (1 + rng.normal(0, 0.15)), 1),
                 "Sky": _sky(float(weather.basin.loc[date, "cloud_fraction"])),
+                "true_chl_surface": at["chl_surface"], "true_pc_surface": at["pc_surface"],
+                "true_ag440": at["ag440"], "true_tss": at["tss"], "true_toxic_share": at["toxic_share"],
             }  # fmt: skip
-            rows.append(_sample(visit, "Surface", at["chl_surface"], at["pc_surface"], at["cyano_surface"], patch, date, rng))
+            quota = float(toxin_quota(date.day_of_year, history.toxin_peak_doy))
+            toxic = at["toxic_share"]
+            rows.append(_sample(visit, "Surface", at["chl_surface"], at["pc_surface"], at["cyano_surface"], patch, date, rng,
+                                quota, toxic))  # fmt: skip
             if bool(stations.at[station, "bottom_sampled"]):
                 rows.append(_sample(visit, "Bottom", at["chl_column"], at["pc_surface"] / max(at["surface_factor"], 1.0),
-                                    at["cyano_column"], 10 ** rng.normal(0, 0.15), date, rng))  # fmt: skip
+                                    at["cyano_column"], 10 ** rng.normal(0, 0.15), date, rng, quota, toxic))  # fmt: skip
             calm_scum = at["surface_factor"] > 1.6 and at["cyano_surface"] > 30 and rng.random() < 0.35
             if calm_scum:
                 scale = 10 ** rng.uniform(0.7, 1.5)
                 scum = _sample(visit, "Scum", at["chl_surface"] * scale, at["pc_surface"] * scale,
-                               at["cyano_surface"] * scale, patch, date, rng)  # fmt: skip
+                               at["cyano_surface"] * scale, patch, date, rng, quota, toxic)  # fmt: skip
                 scum.update(latitude=np.nan, longitude=np.nan, local_time=pd.NaT, time_filled=True, position_filled=True)
                 rows.append(scum)
     table = pd.DataFrame(rows)
@@ -110,12 +122,12 @@ def _sky(cloud_fraction: float) -> str:
     return "clear" if cloud_fraction < 0.25 else "partly cloudy" if cloud_fraction < 0.65 else "cloudy"
 
 
-def _sample(visit: dict, category: str, chl: float, pc: float, cyano: float, patch: float, date, rng) -> dict:
-    quota = float(toxin_quota(date.day_of_year))
-    colonies = patch * 10 ** rng.normal(0, 0.2)  # buoyant colonies are patchier than the rest
+def _sample(visit: dict, category: str, chl: float, pc: float, cyano: float, patch: float, date, rng,
+            quota: float, toxic_share: float) -> dict:  # fmt: skip
+    colonies = patch * 10 ** rng.normal(0, 0.12)  # buoyant colonies are patchier than the rest
     chl_value = (cyano * colonies + (chl - cyano) * patch) * 10 ** rng.normal(0, 0.08)
-    pc_value = pc * colonies * 10 ** rng.normal(0, 0.10)
-    mc = cyano * colonies * quota * 10 ** rng.normal(0, 0.5)
+    pc_value = pc * colonies * 10 ** rng.normal(0, PC_EXTRACTION_SD_DEX)
+    mc = cyano * toxic_share * colonies * quota * 10 ** rng.normal(0, MC_SCATTER_DEX)
     dissolved = mc * 0.08 * 10 ** rng.normal(0, 0.3)
     row = dict(visit)
     row.update({
@@ -127,7 +139,8 @@ def _sample(visit: dict, category: str, chl: float, pc: float, cyano: float, pat
         "dissolved_mc_censored": dissolved < DETECTION_LIMIT,
         "chlorophyll_a": round(chl_value, 2), "chla_censored": False,
         "phycocyanin": round(pc_value, 3), "pc_censored": False,
-        "true_microcystin": mc, "true_cyano_chl": cyano, "true_toxin_quota": quota,
+        "true_microcystin": mc, "true_cyano_chl": cyano, "true_toxic_chl": cyano * toxic_share,
+        "true_toxin_quota": quota,
         "time_filled": False, "position_filled": False,
     })  # fmt: skip
     if category != "Surface":

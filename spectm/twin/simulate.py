@@ -31,7 +31,7 @@ from spectm.data.glerl import datashare_filename, write_weekly_datashare
 from spectm.data.gridmet import write_gridmet_year
 from spectm.data.pace import l2_aop_filename, write_l2_aop
 from spectm.physics.optics import simulate_rrs
-from spectm.twin.atmosphere import observe, plan_overpass
+from spectm.twin.atmosphere import aerosol_fields, observe, plan_overpass
 from spectm.twin.blooms import BloomHistory, simulate_blooms
 from spectm.twin.config import SEASON_END, SPINUP_START, TWIN_VERSION, get_size, get_water
 from spectm.twin.lake import is_water, model_grid
@@ -133,11 +133,14 @@ def _write_truth(path: Path, history: BloomHistory, year: int, settings: dict) -
         "tss": ("mineral suspended solids", "g m-3"),
         "water_temperature": ("water temperature", "degC"),
         "surface_factor": ("surface / depth-mean cyanobacteria (wind mixing)", "1"),
+        "toxic_share": ("toxin-producing share of the cyanobacterial biomass", "1"),
+        "pc_ratio": ("phycocyanin per cyanobacterial chlorophyll-a", "1"),
     }
     data = {k: (("time", "lat", "lon"), history.fields[k], {"long_name": v[0], "units": v[1]}) for k, v in names.items()}
     data["maumee_discharge"] = ("time", history.maumee_discharge.to_numpy(np.float32), {"long_name": "Maumee River discharge", "units": "m3 s-1"})
-    data["toxin_quota"] = ("time", toxin_quota(history.days.day_of_year).astype(np.float32),
-                           {"long_name": "microcystin per cyanobacterial chlorophyll-a", "units": "1"})  # fmt: skip
+    data["toxin_quota"] = ("time", toxin_quota(history.days.day_of_year, history.toxin_peak_doy).astype(np.float32),
+                           {"long_name": "microcystin per toxic cyanobacterial chlorophyll-a", "units": "1",
+                            "peak_day_of_year": round(history.toxin_peak_doy, 2)})  # fmt: skip
     data["water"] = (("lat", "lon"), grid.water.astype(np.int8), {"long_name": "twin water mask (1 = water)"})
     data["depth"] = (("lat", "lon"), grid.depth_m.astype(np.float32), {"long_name": "twin water depth proxy", "units": "m"})
     ds = xr.Dataset(
@@ -214,15 +217,16 @@ def simulate_twin(out_dir, size: str = "quick", seed: int = 0, year: int = 2024,
         rrs_water[water] = simulate_rrs(at["chl_surface"][water], at["pc_surface"][water], at["ag440"][water],
                                         at["tss"][water], wavelengths, dtype=np.float32)  # fmt: skip
         basin = weather.basin.loc[day]
+        aerosol = aerosol_fields(water.shape, twin_size.pixel_km, rng_atmosphere)
         rrs, unc, flags = observe(rrs_water, overpass, water, float(basin["cloud_fraction"]), float(basin["wind_speed"]),
-                                  wavelengths, twin_size.pixel_km, rng_atmosphere)  # fmt: skip
+                                  wavelengths, twin_size.pixel_km, rng_atmosphere, aerosol)  # fmt: skip
         name = l2_aop_filename(overpass.start, layout)
         version = "3.2" if str(layout) in ("3.2", "B") else "3.1" if str(layout) in ("3.1", "A") else str(layout)
         created = (overpass.start + pd.Timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         path = out / "pace" / name
         _atomic(path, lambda tmp: write_l2_aop(
             tmp, rrs, overpass.latitude, overpass.longitude, flags, overpass.scan_time, layout=layout, rrs_unc=unc,
-            tilt=-20.0, attrs={"product_name": name, "id": f"{version}/L2/{name}", "date_created": created}))  # fmt: skip
+            tilt=-20.0, aot_865=aerosol.aot_865, angstrom=aerosol.angstrom, attrs={"product_name": name, "id": f"{version}/L2/{name}", "date_created": created}))  # fmt: skip
         written.append((path, "pace"))
     timings["granules_s"] = time.perf_counter() - clock - sum(timings.values())
 

@@ -1,0 +1,215 @@
+"""Calibration of the twin's labels against the real NOAA GLERL record, and the twin's own ceiling.
+
+Why: a twin whose labels are unlike GLERL's (too many non-detects, a fixed toxin peak, phycocyanin
+that tracks toxin too faithfully) rewards methods for matching the simulator, not the lake. The real
+statistics below were measured on NOAA GLERL western-Lake-Erie weekly surface samples, 2012-2024,
+the 8 core stations (WE2, WE4, WE6, WE8, WE9, WE12, WE13, WE16), non-detects set to 0.1 ug/L
+(Boegehold et al. 2023, ESSD 15:3853, doi:10.5194/essd-15-3853-2023; NCEI doi:10.25921/11da-3x54,
+extended with the 2022-2024 datashare CSVs). Each target has an acceptance range wide enough for the
+sampling error of one season of ~170 samples, and no wider.
+
+:func:`twin_statistics` computes the same numbers from any GLERL-format CSV (twin or real), so a real
+file can be checked with the same code; :func:`calibration_table` sets twin and real side by side;
+:func:`twin_ceiling_r2` is the R^2 a predictor that knows the twin's true toxic biomass and quota
+reaches, i.e. the best any model could do under the twin's own sampling scatter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from spectm.data.glerl import CORE_STATIONS, read_glerl_csv
+
+#: Non-detects of particulate microcystin are set to this value (ug/L) for every statistic.
+NON_DETECT_VALUE = 0.1
+REAL_SOURCE = ("NOAA GLERL western Lake Erie weekly monitoring 2012-2024, 8 core stations, surface samples "
+               "(Boegehold et al. 2023, ESSD 15:3853; NCEI doi:10.25921/11da-3x54)")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """One real statistic: its value, the range a twin season must fall in, and what it means."""
+
+    name: str
+    real: float
+    low: float
+    high: float
+    description: str
+
+
+#: The calibration targets (real value and acceptance range).
+TARGETS: tuple[Target, ...] = (
+    Target("mc_q05", 0.10, 0.10, 0.10, "5th percentile of particulate MC, ug/L"),
+    Target("mc_q25", 0.10, 0.10, 0.12, "25th percentile of MC, ug/L"),
+    Target("mc_q50", 0.24, 0.13, 0.45, "median MC, ug/L"),
+    Target("mc_q75", 1.16, 0.65, 2.0, "75th percentile of MC, ug/L"),
+    Target("mc_q95", 6.1, 3.5, 10.0, "95th percentile of MC, ug/L"),
+    Target("non_detect_fraction", 0.38, 0.30, 0.47, "fraction of MC non-detects (< 0.1 ug/L)"),
+    Target("fraction_mc_ge_6", 0.05, 0.02, 0.09, "fraction of samples with MC >= 6 ug/L"),
+    Target("august_mc_median", 1.5, 0.8, 2.8, "median MC in August, ug/L"),
+    Target("october_non_detect_fraction", 0.59, 0.35, 0.85, "fraction of non-detects in October"),
+    Target("august_pc_median", 10.0, 6.0, 16.0, "median extracted phycocyanin in August, ug/L (real 7-14)"),
+    Target("august_pc_chl_median", 0.43, 0.28, 0.65, "median PC/chl-a in August"),
+    Target("august_pc_chl_q10", 0.11, 0.05, 0.22, "10th percentile of PC/chl-a in August"),
+    Target("august_pc_chl_q90", 1.19, 0.75, 2.0, "90th percentile of PC/chl-a in August"),
+    Target("august_pc_chl_spread", 10.6, 5.0, 20.0, "q90/q10 of PC/chl-a in August"),
+    Target("spearman_mc_chl", 0.65, 0.50, 0.78, "Spearman correlation of MC and chl-a"),
+    Target("spearman_mc_pc", 0.74, 0.60, 0.82, "Spearman correlation of MC and phycocyanin"),
+    Target("detect_slope_on_chl", 0.95, 0.7, 1.25, "log10-log10 slope of detected MC on chl-a"),
+    Target("detect_scatter_dex", 0.45, 0.33, 0.58, "residual SD of that fit, log10 units"),
+    Target("lag1_visit_correlation", 0.55, 0.40, 0.72,
+           "correlation of log10 MC between consecutive visits to a station, July-September"),
+)  # fmt: skip
+TARGETS_BY_NAME = {t.name: t for t in TARGETS}
+
+
+def routine_surface_samples(table: pd.DataFrame) -> pd.DataFrame:
+    """Surface samples at the 8 core stations, with ``mc`` (non-detects at 0.1 ug/L) added."""
+    keep = (table["depth_category"] == "Surface") & table["station"].isin(CORE_STATIONS)
+    out = table.loc[keep].copy()
+    mc = out["particulate_microcystin"].to_numpy(float)
+    out["mc"] = np.where(out["mc_censored"].to_numpy(bool) | (mc < NON_DETECT_VALUE), NON_DETECT_VALUE, mc)
+    return out
+
+
+def _lag1_visit_correlation(samples: pd.DataFrame) -> float:
+    """Pearson r of log10 MC between consecutive July-September visits to the same station (and season)."""
+    summer = samples[pd.DatetimeIndex(samples["date"]).month.isin([7, 8, 9])]
+    keys = ["station", "season"] if "season" in summer.columns else ["station"]
+    pairs = []
+    for _, visits in summer.sort_values("date").groupby(keys):
+        log_mc = np.log10(visits["mc"].to_numpy())
+        pairs.extend(zip(log_mc[:-1], log_mc[1:]))
+    if len(pairs) < 5:
+        return float("nan")
+    first, second = np.array(pairs).T
+    return float(np.corrcoef(first, second)[0, 1])
+
+
+def _detect_fit(samples: pd.DataFrame) -> tuple[float, float]:
+    """(slope, residual SD) of log10 MC on log10 chl-a over detected samples."""
+    detected = samples[samples["mc"] > NON_DETECT_VALUE]
+    x = np.log10(detected["chlorophyll_a"].clip(lower=0.01).to_numpy())
+    y = np.log10(detected["mc"].to_numpy())
+    if detected.shape[0] < 5:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(slope), float(np.std(y - (intercept + slope * x), ddof=2))
+
+
+def sample_statistics(table: pd.DataFrame) -> dict[str, float]:
+    """Every statistic of :data:`TARGETS` from a sample table as :func:`read_glerl_csv` returns it."""
+    s = routine_surface_samples(table)
+    if s.empty:
+        raise ValueError("no surface samples at the GLERL core stations in this table")
+    mc, chl, pc = s["mc"].to_numpy(), s["chlorophyll_a"].to_numpy(float), s["phycocyanin"].to_numpy(float)
+    month = pd.DatetimeIndex(s["date"]).month.to_numpy()
+    august, october = month == 8, month == 10
+    ratio = (pc / chl)[august & (chl > 0)]
+    q10, q50, q90 = np.nanquantile(ratio, [0.1, 0.5, 0.9])
+    slope, scatter = _detect_fit(s)
+    values = {f"mc_q{int(q * 100):02d}": float(np.quantile(mc, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)}
+    values.update({
+        "non_detect_fraction": float(np.mean(mc <= NON_DETECT_VALUE)),
+        "fraction_mc_ge_6": float(np.mean(mc >= 6.0)),
+        "august_mc_median": float(np.median(mc[august])),
+        "october_non_detect_fraction": float(np.mean(mc[october] <= NON_DETECT_VALUE)),
+        "august_pc_median": float(np.nanmedian(pc[august])),
+        "august_pc_chl_median": float(q50), "august_pc_chl_q10": float(q10), "august_pc_chl_q90": float(q90),
+        "august_pc_chl_spread": float(q90 / q10),
+        "spearman_mc_chl": float(stats.spearmanr(mc, chl, nan_policy="omit")[0]),
+        "spearman_mc_pc": float(stats.spearmanr(mc, pc, nan_policy="omit")[0]),
+        "detect_slope_on_chl": slope, "detect_scatter_dex": scatter,
+        "lag1_visit_correlation": _lag1_visit_correlation(s),
+    })  # fmt: skip
+    return values
+
+
+def twin_statistics(*samples_csvs) -> dict[str, float]:
+    """:func:`sample_statistics` of one or more GLERL-format samples files (twin or real), pooled.
+
+    Several files (seasons or seeds) are pooled as the real targets pool 13 seasons; visit-to-visit
+    pairs never cross from one file to the next.
+    """
+    if not samples_csvs:
+        raise ValueError("twin_statistics needs at least one samples file")
+    tables = [read_glerl_csv(path).assign(season=i) for i, path in enumerate(samples_csvs)]
+    return sample_statistics(pd.concat(tables, ignore_index=True))
+
+
+def calibration_table(*samples_csvs) -> pd.DataFrame:
+    """Twin versus real, one row per statistic: real value, acceptance range, twin value, within range."""
+    return statistics_table(twin_statistics(*samples_csvs))
+
+
+def pooled_calibration_table(seeds=range(6), year: int = 2024, size: str = "quick") -> pd.DataFrame:
+    """:func:`calibration_table` for several twin seasons pooled (seeds), as the real targets pool 13 years."""
+    return statistics_table(sample_statistics(season_samples(tuple(seeds), year=year, size=size)))
+
+
+def statistics_table(twin: dict[str, float]) -> pd.DataFrame:
+    """The table of :func:`calibration_table` from already computed twin statistics."""
+    rows = [{"statistic": t.name, "description": t.description, "real": t.real, "low": t.low, "high": t.high,
+             "twin": round(twin[t.name], 3), "within": bool(t.low - 1e-9 <= twin[t.name] <= t.high + 1e-9)}
+            for t in TARGETS]  # fmt: skip
+    table = pd.DataFrame(rows).set_index("statistic")
+    table.attrs["source"] = REAL_SOURCE
+    return table
+
+
+def out_of_range(statistics: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+    """The statistics outside their target range: name -> (value, low, high); NaN counts as outside."""
+    bad = {}
+    for t in TARGETS:
+        value = statistics[t.name]
+        if not (t.low - 1e-9 <= value <= t.high + 1e-9):
+            bad[t.name] = (value, t.low, t.high)
+    return bad
+
+
+def season_samples(seeds=(0,), year: int = 2024, size: str = "quick", water: str = "lake_erie") -> pd.DataFrame:
+    """The twin's sample table (truth columns included) for each seed, without writing granules.
+
+    The same random streams as :func:`spectm.twin.simulate_twin`, so the samples are those its CSV
+    holds; a ``season`` column numbers the seeds. Seconds per seed instead of a whole twin.
+    """
+    from spectm.twin.blooms import simulate_blooms
+    from spectm.twin.config import SEASON_END, SPINUP_START, get_size, get_water
+    from spectm.twin.lake import model_grid
+    from spectm.twin.samples import simulate_samples
+    from spectm.twin.weather import simulate_weather
+
+    tables = []
+    for i, seed in enumerate(seeds):
+        rng_weather, rng_blooms, _, rng_samples = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, year]).spawn(4))
+        weather = simulate_weather(year, rng_weather)
+        grid = model_grid(get_size(size).pixel_km)
+        history = simulate_blooms(grid, weather, f"{year}-{SPINUP_START}", f"{year}-{SEASON_END}", rng_blooms, get_water(water))
+        tables.append(simulate_samples(history, weather, rng_samples, year).assign(season=i))
+    return pd.concat(tables, ignore_index=True)
+
+
+def twin_ceiling_r2(samples_truth_csv) -> dict[str, float]:
+    """R^2 of log10 MC (non-detects at 0.1) that the twin's own truth explains at its surface samples.
+
+    The predictor knows the toxic cyanobacterial chl-a and the toxin quota at the sample's cell and day
+    (``true_toxic_chl`` x ``true_toxin_quota``), i.e. everything a perfect image model could know; what
+    it misses is the bucket-scale patchiness and the analytical scatter of a real sample. Returned for
+    all routine surface samples and for July-September.
+    """
+    table = samples_truth_csv if isinstance(samples_truth_csv, pd.DataFrame) else pd.read_csv(samples_truth_csv, parse_dates=["date"])
+    s = table[(table["depth_category"] == "Surface") & table["station"].isin(CORE_STATIONS)]
+    observed = np.log10(np.maximum(s["particulate_microcystin"].to_numpy(float), NON_DETECT_VALUE))
+    expected = s["true_toxic_chl"].to_numpy(float) * s["true_toxin_quota"].to_numpy(float)
+    predicted = np.log10(np.maximum(expected, NON_DETECT_VALUE))
+    summer = pd.DatetimeIndex(s["date"]).month.isin([7, 8, 9])
+
+    def r2(mask):
+        residual = observed[mask] - predicted[mask]
+        return float(1.0 - np.sum(residual**2) / np.sum((observed[mask] - observed[mask].mean()) ** 2))
+
+    return {"all_surface": r2(np.ones(s.shape[0], bool)), "july_september": r2(summer), "n": int(s.shape[0])}

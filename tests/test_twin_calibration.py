@@ -1,0 +1,88 @@
+"""The twin's labels against the real GLERL statistics, and the toxin not built into any band."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from spectm.data.glerl import write_weekly_datashare
+from spectm.physics import all_indices, simulate_rrs_dataarray
+from spectm.twin.calibration import (
+    TARGETS, calibration_table, out_of_range, sample_statistics, season_samples, statistics_table, twin_ceiling_r2,
+    twin_statistics,
+)  # fmt: skip
+
+#: Six seasons of the quick twin: the real targets pool 13 GLERL seasons, so one twin season is
+#: compared with them only through its pooled neighbours (a single season scatters like a real year).
+SEEDS = (0, 1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def pooled():
+    return season_samples(SEEDS, year=2024, size="quick")
+
+
+def test_every_pooled_statistic_lies_in_its_real_target_range(pooled):
+    statistics = sample_statistics(pooled)
+    assert out_of_range(statistics) == {}
+    assert statistics_table(statistics)["within"].all()
+
+
+def test_no_samples_is_a_clear_error(pooled):
+    with pytest.raises(ValueError, match="at least one samples file"):
+        twin_statistics()
+    with pytest.raises(ValueError, match="no surface samples at the GLERL core stations"):
+        sample_statistics(pooled[pooled["station"] == "nowhere"])
+
+
+def test_statistics_of_a_written_csv_match_the_table(pooled, tmp_path):
+    one = pooled[pooled["season"] == 0]
+    path = tmp_path / "2024_WLE_Weekly_Datashare_CSV.csv"
+    write_weekly_datashare(path, one.drop(columns=[c for c in one if c.startswith("true_") or c == "season"]))
+    from_file = twin_statistics(path)
+    table = calibration_table(path)
+    assert set(table.index) == {t.name for t in TARGETS}
+    assert table.loc["non_detect_fraction", "twin"] == pytest.approx(from_file["non_detect_fraction"], abs=1e-3)
+    assert "GLERL" in table.attrs["source"]
+
+
+def test_out_of_range_names_a_bad_statistic():
+    values = {t.name: t.real for t in TARGETS}
+    assert out_of_range(values) == {}
+    values["spearman_mc_pc"] = 0.86  # the old twin: phycocyanin tracked toxin too faithfully
+    assert set(out_of_range(values)) == {"spearman_mc_pc"}
+
+
+def test_toxin_peak_moves_between_seasons(pooled):
+    surface = pooled[pooled["depth_category"] == "Surface"]
+    peaks = set()
+    for _, season in surface.groupby("season"):
+        quota = season.groupby("date")["true_toxin_quota"].first()
+        peaks.add(quota.idxmax().day_of_year)
+    assert len(peaks) >= 3 and min(peaks) >= 195 and max(peaks) <= 255
+
+
+@pytest.mark.parametrize("months", [(4, 5, 6, 7, 8, 9, 10), (7, 8, 9)], ids=["season", "july-september"])
+def test_microcystin_is_not_a_function_of_any_band_or_index(pooled, months):
+    """Even error-free water-leaving Rrs at the stations leaves much of the toxin's rank unexplained."""
+    s = pooled[(pooled["depth_category"] == "Surface") & pd.DatetimeIndex(pooled["date"]).month.isin(months)]
+    mc = np.maximum(s["particulate_microcystin"].to_numpy(float), 0.1)
+    rrs = simulate_rrs_dataarray(s["true_chl_surface"].to_numpy(), s["true_pc_surface"].to_numpy(),
+                                 s["true_ag440"].to_numpy(), s["true_tss"].to_numpy(), "oci_rrs172")  # fmt: skip
+    indices = all_indices(rrs)
+    rhos = {name: abs(stats.spearmanr(mc, indices[name].values, nan_policy="omit")[0]) for name in indices}
+    rhos.update({f"Rrs{w:.0f}": abs(stats.spearmanr(mc, rrs.sel(wavelength=w).values)[0])
+                 for w in rrs["wavelength"].values})  # fmt: skip
+    best = max(rhos, key=rhos.get)
+    assert rhos[best] < 0.74, (best, rhos[best])  # below the real MC-PC rank correlation
+    assert rhos[best] ** 2 < 0.5, (best, rhos[best])  # no band or index explains the toxin nearly perfectly
+
+
+def test_twin_ceiling_is_below_one_and_above_chlorophyll(pooled):
+    surface = pooled[pooled["depth_category"] == "Surface"]
+    ceiling = twin_ceiling_r2(surface)
+    log_mc = np.log10(np.maximum(surface["particulate_microcystin"], 0.1))
+    r_chl = np.corrcoef(log_mc, np.log10(surface["chlorophyll_a"]))[0, 1]
+    assert r_chl**2 < ceiling["all_surface"] < 0.95
