@@ -63,6 +63,7 @@ def synthetic_swath(lines, pixels, center_line, center_pixel, seed=0):
 
 def write_granule(folder, layout, lines=LINES, pixels=PIXELS, center=(230, 256), start=START, seed=0):
     rrs, lat, lon, flags = synthetic_swath(lines, pixels, *center, seed=seed)
+    Path(folder).mkdir(parents=True, exist_ok=True)
     unc = np.abs(rrs) * 0.05 + 1e-4
     return write_l2_aop(folder, rrs, lat, lon, flags, start, layout=layout, rrs_unc=unc)
 
@@ -170,8 +171,7 @@ def intersecting_chunk_bytes(path, rows: slice, cols: slice) -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("granules")
-    paths = {layout: write_granule(folder / layout, layout) for layout in ("3.1", "3.2")}
-    return paths
+    return {layout: write_granule(folder / layout, layout) for layout in ("3.1", "3.2")}
 
 
 def _http():
@@ -182,3 +182,149 @@ def _window(path):
     whole = open_l2_aop(path, bbox=BBOX)
     y, x = whole["y"].values, whole["x"].values
     return whole, slice(int(y[0]), int(y[-1]) + 1), slice(int(x[0]), int(x[-1]) + 1)
+
+
+def _assert_same_window(subset_path, whole_path, result):
+    """The subset read with the bbox equals the whole file read with the bbox, value for value."""
+    whole, rows, cols = _window(whole_path)
+    sub = open_l2_aop(subset_path, bbox=BBOX)
+    for name in ("Rrs", "l2_flags", "valid", "latitude", "longitude", "time"):
+        np.testing.assert_array_equal(sub[name].values, whole[name].values, err_msg=name)
+    np.testing.assert_array_equal(sub["y"].values + result.line_offset, whole["y"].values)
+    np.testing.assert_array_equal(sub["x"].values + result.pixel_offset, whole["x"].values)
+    assert sub.attrs["layout"] == whole.attrs["layout"] and sub["valid"].values.sum() > 200
+    with netCDF4.Dataset(subset_path) as a, netCDF4.Dataset(whole_path) as b:
+        for name in ("Rrs_unc", "Rrs"):
+            va, vb = a["geophysical_data"][name], b["geophysical_data"][name]
+            va.set_auto_maskandscale(False), vb.set_auto_maskandscale(False)
+            window = vb[result.line_offset : result.line_offset + result.lines,
+                        result.pixel_offset : result.pixel_offset + result.pixels]  # fmt: skip
+            np.testing.assert_array_equal(va[:], window)
+            assert va.chunking() == [min(c, n) for c, n in zip(vb.chunking(), va.shape)]
+            assert va.filters()["zlib"] and va.getncattr("scale_factor") == vb.getncattr("scale_factor")
+        assert a.subset_source_name == Path(whole_path).name == Path(subset_path).name
+        assert a.subset_source_size == Path(whole_path).stat().st_size
+        assert (a.subset_line_offset, a.subset_pixel_offset) == (rows.start, cols.start)
+        assert a.processing_version == b.processing_version
+        assert "aot_865" not in a["geophysical_data"].variables
+    return rows, cols
+
+
+@pytest.mark.parametrize("layout", ["3.1", "3.2"])
+def test_streamed_window_equals_whole_file_read_and_costs_only_its_chunks(served, layout, tmp_path):
+    path = served[layout]
+    with RangeServer(path.parent) as server:
+        result = stream.subset_granule(server.url(path.name), BBOX, tmp_path, fs=_http())
+        served_bytes = server.bytes_served
+    assert result.method == "range" and result.path == tmp_path / path.name
+    rows, cols = _assert_same_window(result.path, path, result)
+    needed = intersecting_chunk_bytes(path, rows, cols)
+    size = path.stat().st_size
+    print(f"{layout}: streamed {served_bytes:,} B for chunks of {needed:,} B; file {size:,} B")
+    assert result.bytes_fetched == served_bytes
+    assert served_bytes <= 2 * needed
+    assert served_bytes < 0.6 * size
+
+
+def test_granule_outside_bbox_writes_nothing_and_says_so(served, tmp_path):
+    path = served["3.1"]
+    elsewhere = (-70.0, 30.0, -69.0, 31.0)
+    with RangeServer(path.parent) as server:
+        result = stream.subset_granule(server.url(path.name), elsewhere, tmp_path / "out", fs=_http())
+        served_bytes = server.bytes_served
+    assert result.path is None and "no pixel" in result.reason
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert served_bytes < 0.1 * path.stat().st_size  # HDF5 metadata and line edges rule it out
+
+
+def test_server_without_ranges_falls_back_to_whole_download(served, tmp_path):
+    path = served["3.2"]
+    with RangeServer(path.parent, ranges=False) as server:
+        result = stream.subset_granule(server.url(path.name), BBOX, tmp_path, fs=_http())
+    assert result.method == "whole" and result.bytes_fetched == path.stat().st_size
+    _assert_same_window(result.path, path, result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the whole granule was removed
+
+
+def test_whole_file_flag_with_a_session_verifies_size_and_checksum(served, tmp_path):
+    import hashlib
+
+    path = served["3.1"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with RangeServer(path.parent) as server:
+        result = stream.subset_granule(server.url(path.name), BBOX, tmp_path, session=requests.Session(),
+                                       whole_file=True, size=path.stat().st_size, checksum=("SHA-256", digest))  # fmt: skip
+    assert result.method == "whole"
+    _assert_same_window(result.path, path, result)
+    with netCDF4.Dataset(result.path) as nc:
+        assert nc.subset_source_checksum == f"SHA-256:{digest}"
+
+
+def test_existing_subset_is_reused_without_a_request(served, tmp_path):
+    path = served["3.1"]
+    with RangeServer(path.parent) as server:
+        first = stream.subset_granule(server.url(path.name), BBOX, tmp_path, session=requests.Session())
+        server.reset()
+        again = stream.subset_granule(server.url(path.name), BBOX, tmp_path, session=requests.Session())
+        assert server.bytes_served == 0 and server.httpd.requests == 0
+    assert first.method == "range" and again.method == "cached"
+    assert (again.line_offset, again.lines) == (first.line_offset, first.lines)
+
+
+def test_local_granule_is_subset_the_same_way(served, tmp_path):
+    result = stream.subset_granule(served["3.2"], BBOX, tmp_path)
+    assert result.method == "local"
+    _assert_same_window(result.path, served["3.2"], result)
+
+
+def test_size_that_disagrees_with_the_server_is_refused(served, tmp_path):
+    path = served["3.1"]
+    with RangeServer(path.parent) as server, pytest.raises(DataAccessError, match="announces .* bytes"):
+        stream.subset_granule(server.url(path.name), BBOX, tmp_path, fs=_http(), size=123)
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_granule_and_dead_server_fail_in_one_sentence(served, tmp_path):
+    with RangeServer(served["3.1"].parent) as server, pytest.raises(DataAccessError, match="not found"):
+        stream.subset_granule(server.url("PACE_OCI.missing.nc"), BBOX, tmp_path, fs=_http())
+    dead = RangeServer(tmp_path)
+    port = dead.httpd.server_address[1]
+    dead.httpd.server_close()  # nobody listens on this port any more
+    with pytest.raises(DataAccessError, match="Cannot stream .*offline default"):
+        stream.subset_granule(f"http://127.0.0.1:{port}/x.nc", BBOX, tmp_path, fs=_http())
+
+
+def test_not_a_granule_is_a_format_error(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "page.nc").write_bytes(b"<html>login required</html>" * 100)
+    with RangeServer(tmp_path / "web") as server, pytest.raises(DataFormatError, match="page.nc"):
+        stream.subset_granule(server.url("page.nc"), BBOX, tmp_path / "out", fs=_http())
+
+
+def test_no_credentials_says_so_at_once(monkeypatch, tmp_path):
+    import earthaccess
+
+    for name in ("EARTHDATA_USERNAME", "EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(earthaccess, "_auth", earthaccess.Auth())
+    url = "https://oceandata.sci.gsfc.nasa.gov/getfile/PACE_OCI.20240715T170211.L2.OC_AOP.V3_1.nc"
+    with pytest.raises(DataAccessError, match="No Earthdata credentials"):
+        stream.subset_granule(url, BBOX, tmp_path)
+
+
+@pytest.mark.parametrize("bbox", [(1, 2, 3), (-82, 41, -83, 42), (-83, float("nan"), -82, 42), None])
+def test_bad_bbox_is_refused(bbox, tmp_path):
+    with pytest.raises(ValueError, match="bbox"):
+        stream.subset_granule(tmp_path / "x.nc", bbox, tmp_path)
+
+
+def test_line_preselection_is_widened_until_it_holds_the_window(tmp_path, monkeypatch):
+    """A tall swath: the edge pre-selection skips most lat/lon rows; a margin too small to hold the
+    bbox (negative here) is widened until the window equals the reader's."""
+    path = write_granule(tmp_path / "tall", "3.1", lines=1710, pixels=6, center=(1300, 3))
+    monkeypatch.setattr(stream, "LINE_MARGIN_DEG", -0.3)
+    result = stream.subset_granule(path, BBOX, tmp_path / "out")
+    _, rows, cols = _window(path)
+    assert (result.line_offset, result.lines) == (rows.start, rows.stop - rows.start)
+    assert (result.pixel_offset, result.pixels) == (cols.start, cols.stop - cols.start)

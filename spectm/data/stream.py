@@ -280,14 +280,27 @@ def _unreachable(url: str, error: BaseException) -> DataAccessError:
     return DataAccessError(f"Cannot stream {url} ({type(error).__name__}: {reason}); the offline default is source='twin'.")
 
 
+def _open_error(url: str, error: BaseException) -> DataAccessError:
+    """404 (or 401/403) from the server, versus no answer at all."""
+    cause = error.__cause__ if isinstance(error, FileNotFoundError) and error.__cause__ is not None else error
+    status = getattr(cause, "status", None)
+    if status in (401, 403):
+        return DataAccessError(f"{_host(url)} refused {url} (HTTP {status}): log in with earthdata_login() and accept the data EULA.")
+    if status == 404 or (isinstance(error, FileNotFoundError) and error.__cause__ is None):
+        return DataAccessError(f"{url} was not found on the server (HTTP 404); check the granule URL.")
+    return _unreachable(url, cause)
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
 def _stream(fs, url: str, name: str, bbox, out: Path, block_size: int, size, checksum) -> SubsetResult:
     """Subset ``url`` through byte-range reads; :class:`_RangesUnsupported` when the server ignores Range."""
     try:
         handle = fs.open(url, "rb", block_size=block_size, cache_type="readahead")
-    except FileNotFoundError as error:
-        raise DataAccessError(f"{url} was not found on the server (HTTP 404); check the granule URL.") from error
-    except Exception as error:  # aiohttp/OSError/timeouts: no network or no server
-        raise _unreachable(url, error) from error
+    except Exception as error:  # fsspec turns every failed HEAD/GET into FileNotFoundError
+        raise _open_error(url, error) from error
     with handle:
         remote_size = getattr(handle, "size", None)
         if remote_size is None:
