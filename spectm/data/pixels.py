@@ -25,6 +25,7 @@ name, fsync'd and renamed; its name holds a key of the inputs' names, sizes and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -220,10 +221,26 @@ def _dask_results(paths, bbox, exclude, scheduler, num_workers, batch_size):
     import dask
 
     task = dask.delayed(_read_granule, pure=True)
-    options = {"num_workers": num_workers} if num_workers and isinstance(scheduler, str) else {}
-    for start in range(0, len(paths), batch_size):
-        batch = paths[start : start + batch_size]
-        yield from zip(batch, dask.compute(*[task(p, bbox, exclude) for p in batch], scheduler=scheduler, **options))
+    with _kept_pool(scheduler, num_workers) as engine:
+        options = {"num_workers": num_workers} if num_workers and isinstance(engine, str) else {}
+        for start in range(0, len(paths), batch_size):
+            batch = paths[start : start + batch_size]
+            yield from zip(batch, dask.compute(*[task(p, bbox, exclude) for p in batch], scheduler=engine, **options))
+
+
+@contextlib.contextmanager
+def _kept_pool(scheduler, num_workers):
+    """For "processes", one process pool for the whole build (dask would start, and import spectm in, a
+    new pool for every batch); any other scheduler as it is."""
+    if scheduler != "processes":
+        yield scheduler
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dask.multiprocessing import get_context
+
+    with ProcessPoolExecutor(num_workers or os.cpu_count() or 1, mp_context=get_context()) as pool:
+        yield pool
 
 
 def _check_scheduler(scheduler) -> None:
