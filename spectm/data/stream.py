@@ -38,9 +38,11 @@ LINE_DIM, PIXEL_DIM = "number_of_lines", "pixels_per_line"
 #: Line-dimensioned variables of ``geophysical_data`` that a subset keeps; the others (aot, avw, ...) are
 #: neither read nor written.
 SUBSET_PRODUCTS = ("Rrs", "Rrs_unc", "l2_flags")
-#: Bytes per HTTP range request. Small, because HDF5 metadata reads are small and scattered; a chunk
-#: read asks for the whole chunk at once whatever this is.
-READ_BLOCK_BYTES = 64 * 2**10
+#: Bytes per HTTP range request, fetched as aligned blocks that stay cached (fsspec "blockcache"): HDF5
+#: metadata reads are small and scattered, and neighbouring chunks share blocks. Measured on a
+#: 320 x 384 x 172 granule: 64 KiB -> 1.07x the needed chunk bytes in 150 requests, 128 KiB -> 1.09x in
+#: 77, 1 MiB -> 1.46x in 14 ("readahead" at 64 KiB: 1.28x in 110).
+READ_BLOCK_BYTES = 128 * 2**10
 #: Degrees added around the bbox when the swath edges of a line (``slat``/``clat``/``elat``...) decide
 #: whether its latitude/longitude must be read at all; the window found is widened until it is not
 #: cut by this pre-selection.
@@ -298,7 +300,7 @@ def _host(url: str) -> str:
 def _stream(fs, url: str, name: str, bbox, out: Path, block_size: int, size, checksum) -> SubsetResult:
     """Subset ``url`` through byte-range reads; :class:`_RangesUnsupported` when the server ignores Range."""
     try:
-        handle = fs.open(url, "rb", block_size=block_size, cache_type="readahead")
+        handle = fs.open(url, "rb", block_size=block_size, cache_type="blockcache")
     except Exception as error:  # fsspec turns every failed HEAD/GET into FileNotFoundError
         raise _open_error(url, error) from error
     with handle:
@@ -307,15 +309,29 @@ def _stream(fs, url: str, name: str, bbox, out: Path, block_size: int, size, che
             raise _RangesUnsupported()
         if size is not None and int(size) != int(remote_size):
             raise DataAccessError(f"{url}: the server announces {remote_size} bytes, the granule record {size}; not streaming a different file.")
+        received = _count_received(handle)
         try:
-            handle._fetch_range(1, 2)  # one byte at offset 1: a server without ranges refuses it
+            handle.cache.fetcher(1, 2)  # one byte at offset 1: a server without ranges refuses it
         except ValueError as error:
             raise _RangesUnsupported() from error
         except Exception as error:
             raise _unreachable(url, error) from error
         window = _subset_open(handle, name, bbox, out, remote_size, checksum)
-        fetched = int(getattr(handle.cache, "total_requested_bytes", 0)) + 1
-    return _result(url, out, "range", window, remote_size, fetched)
+    return _result(url, out, "range", window, remote_size, received[0])
+
+
+def _count_received(handle) -> list[int]:
+    """Make the file's block cache count the bytes its range requests return; a one-item list."""
+    received = [0]
+    fetch = handle.cache.fetcher
+
+    def counted(start, end):
+        data = fetch(start, end)
+        received[0] += len(data)
+        return data
+
+    handle.cache.fetcher = counted
+    return received
 
 
 def _result(source, out, method, window, size, fetched) -> SubsetResult:
