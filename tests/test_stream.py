@@ -83,8 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, body: bool) -> None:
         server = self.server
         path = Path(server.root) / unquote(self.path.lstrip("/"))
-        if not path.is_file():
-            self.send_response(404)
+        if not path.is_file() or server.refuse:
+            self.send_response(server.refuse or 404)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -123,9 +123,10 @@ class _Handler(BaseHTTPRequestHandler):
 class RangeServer:
     """A ThreadingHTTPServer on 127.0.0.1 (port 0) serving a folder, counting bytes and GET requests."""
 
-    def __init__(self, root, ranges=True):
+    def __init__(self, root, ranges=True, refuse=None):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.root, self.httpd.ranges, self.httpd.lock = Path(root), ranges, threading.Lock()
+        self.httpd.refuse = refuse  # an HTTP status to answer every request with (401, 403)
         self.httpd.bytes_served = self.httpd.requests = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -179,9 +180,7 @@ def _http():
 
 
 def _window(path):
-    whole = open_l2_aop(path, bbox=BBOX)
-    y, x = whole["y"].values, whole["x"].values
-    return whole, slice(int(y[0]), int(y[-1]) + 1), slice(int(x[0]), int(x[-1]) + 1)
+    return _window_for(path, BBOX)
 
 
 def _assert_same_window(subset_path, whole_path, result):
@@ -328,3 +327,33 @@ def test_line_preselection_is_widened_until_it_holds_the_window(tmp_path, monkey
     _, rows, cols = _window(path)
     assert (result.line_offset, result.lines) == (rows.start, rows.stop - rows.start)
     assert (result.pixel_offset, result.pixels) == (cols.start, cols.stop - cols.start)
+
+
+def test_refused_login_says_how_to_log_in(served, tmp_path):
+    with RangeServer(served["3.1"].parent, refuse=401) as server, pytest.raises(DataAccessError, match="401.*earthdata_login"):
+        stream.subset_granule(server.url(served["3.1"].name), BBOX, tmp_path, fs=_http())
+
+
+def test_failed_write_leaves_no_subset_behind(served, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(stream, "_copy_group", fail)
+    with pytest.raises(OSError, match="disk full"):
+        stream.subset_granule(served["3.1"], BBOX, tmp_path)
+    assert not any(tmp_path.iterdir())  # neither the subset nor its temporary file
+
+
+def test_subset_of_another_bbox_is_not_reused(served, tmp_path):
+    first = stream.subset_granule(served["3.1"], BBOX, tmp_path)
+    smaller = (-83.2, 41.6, -82.8, 41.9)
+    second = stream.subset_granule(served["3.1"], smaller, tmp_path)
+    assert second.method == "local" and second.lines < first.lines
+    _, rows, _ = _window_for(served["3.1"], smaller)
+    assert (second.line_offset, second.lines) == (rows.start, rows.stop - rows.start)
+
+
+def _window_for(path, bbox):
+    ds = open_l2_aop(path, bbox=bbox)
+    y, x = ds["y"].values, ds["x"].values
+    return ds, slice(int(y[0]), int(y[-1]) + 1), slice(int(x[0]), int(x[-1]) + 1)
