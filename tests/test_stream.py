@@ -357,3 +357,27 @@ def _window_for(path, bbox):
     ds = open_l2_aop(path, bbox=bbox)
     y, x = ds["y"].values, ds["x"].values
     return ds, slice(int(y[0]), int(y[-1]) + 1), slice(int(x[0]), int(x[-1]) + 1)
+
+
+def test_subset_never_replaces_its_own_source(served, tmp_path):
+    import shutil
+
+    source = Path(shutil.copy(served["3.1"], tmp_path / served["3.1"].name))
+    size = source.stat().st_size
+    with pytest.raises(ValueError, match="would replace it"):
+        stream.subset_granule(source, BBOX, tmp_path)
+    assert source.stat().st_size == size
+
+
+def test_subset_of_a_subset_keeps_offsets_into_the_original(served, tmp_path):
+    first = stream.subset_granule(served["3.2"], BBOX, tmp_path / "a")
+    smaller = (-83.2, 41.6, -82.8, 41.9)
+    second = stream.subset_granule(first.path, smaller, tmp_path / "b")
+    _, rows, cols = _window_for(served["3.2"], smaller)
+    assert (second.line_offset, second.pixel_offset) == (rows.start, cols.start)
+    with netCDF4.Dataset(second.path) as nc:
+        assert (nc.subset_line_offset, nc.subset_pixel_offset) == (rows.start, cols.start)
+        assert nc.subset_source_name == served["3.2"].name and nc.subset_source_lines == LINES
+        assert nc.subset_source_size == served["3.2"].stat().st_size
+    sub, whole = open_l2_aop(second.path, bbox=smaller), open_l2_aop(served["3.2"], bbox=smaller)
+    np.testing.assert_array_equal(sub["Rrs"].values, whole["Rrs"].values)

@@ -58,7 +58,7 @@ class SubsetResult:
 
     ``path`` is None when no pixel lies inside the bbox. ``method`` is "range" (streamed), "whole"
     (downloaded whole, then subset), "local" (a file on disk) or "cached" (an existing subset reused).
-    ``bytes_fetched`` counts bytes the client asked the server for (None when unknown).
+    ``bytes_fetched`` counts the bytes received from the server (None for a local file).
     """
 
     source: str
@@ -77,9 +77,9 @@ class SubsetResult:
 # the window
 
 
-def _navigation(var, rows: slice) -> np.ndarray:
-    """Latitude or longitude rows as float32 with fill -> NaN (the reader's semantics)."""
-    raw = np.asarray(var[rows, :])
+def _unfilled(var, index=slice(None)) -> np.ndarray:
+    """``var[index]`` as float32 with fill -> NaN (the reader's semantics for navigation values)."""
+    raw = np.asarray(var[index])
     data = raw.astype(np.float32)
     fill = var.attrs.get("_FillValue")
     if fill is not None:
@@ -102,7 +102,7 @@ def _candidate_lines(h5, bbox, lines: int) -> tuple[int, int]:
     names = [f"{p}{c}" for p in _EDGE_NAMES for c in ("lat", "lon")]
     if group is None or not set(names) <= set(group.variables):
         return 0, lines
-    edges = {n: _navigation_1d(group.variables[n]) for n in names}
+    edges = {n: _unfilled(group.variables[n]) for n in names}
     lat = np.stack([edges[f"{p}lat"] for p in _EDGE_NAMES])
     lon = np.stack([edges[f"{p}lon"] for p in _EDGE_NAMES])
     west, south, east, north = bbox
@@ -112,15 +112,6 @@ def _candidate_lines(h5, bbox, lines: int) -> tuple[int, int]:
     near |= ~np.isfinite(lat).all(0) | ~np.isfinite(lon).all(0)
     hits = np.flatnonzero(near)
     return (0, 0) if hits.size == 0 else (int(hits[0]), int(hits[-1]) + 1)
-
-
-def _navigation_1d(var) -> np.ndarray:
-    raw = np.asarray(var[:])
-    data = raw.astype(np.float32)
-    fill = var.attrs.get("_FillValue")
-    if fill is not None:
-        data[raw == fill] = np.nan
-    return data
 
 
 def find_window(h5, bbox, name: str = "granule") -> tuple[slice, slice] | None:
@@ -136,7 +127,8 @@ def find_window(h5, bbox, name: str = "granule") -> tuple[slice, slice] | None:
     lines = lat_var.shape[0]
     start, stop = _candidate_lines(h5, bbox, lines)
     while stop > start:
-        inside = _inside(_navigation(lat_var, slice(start, stop)), _navigation(lon_var, slice(start, stop)), bbox)
+        block = slice(start, stop)
+        inside = _inside(_unfilled(lat_var, block), _unfilled(lon_var, block), bbox)
         rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
         if rows.size == 0:
             return None
@@ -200,25 +192,36 @@ def _write_subset(h5, out: Path, rows: slice, cols: slice, attrs: dict) -> None:
         nc.setncatts(attrs)
 
 
-def _subset_attrs(name, bbox, rows, cols, shape, size, checksum) -> dict:
+def _subset_attrs(source_attrs, name, bbox, rows, cols, shape, size, checksum) -> dict:
+    """The ``subset_*`` root attributes; a subset of a subset keeps offsets into the original granule."""
+    base_line, base_pixel = int(source_attrs.get("subset_line_offset", 0)), int(source_attrs.get("subset_pixel_offset", 0))
     attrs = {
-        "subset_source_name": name,
+        "subset_source_name": _attr_value(source_attrs.get("subset_source_name", name)),
         "subset_bbox": json.dumps([float(v) for v in bbox]),
-        "subset_line_offset": np.int32(rows.start),
-        "subset_pixel_offset": np.int32(cols.start),
-        "subset_source_lines": np.int32(shape[0]),
-        "subset_source_pixels": np.int32(shape[1]),
+        "subset_line_offset": np.int32(base_line + rows.start),
+        "subset_pixel_offset": np.int32(base_pixel + cols.start),
+        "subset_source_lines": np.int32(source_attrs.get("subset_source_lines", shape[0])),
+        "subset_source_pixels": np.int32(source_attrs.get("subset_source_pixels", shape[1])),
         "subset_history": "spectm.data.stream.subset_granule: bbox window of the source granule, raw values copied",
     }
+    size = source_attrs.get("subset_source_size", size)
     if size is not None:
         attrs["subset_source_size"] = np.int64(size)
+    checksum = checksum or _split_checksum(source_attrs.get("subset_source_checksum"))
     if checksum:
         attrs["subset_source_checksum"] = f"{checksum[0]}:{checksum[1]}"
     return attrs
 
 
+def _split_checksum(value) -> tuple[str, str] | None:
+    return tuple(_attr_value(value).split(":", 1)) if value is not None else None  # type: ignore[return-value]
+
+
 def _subset_open(handle, name: str, bbox, out: Path, size, checksum) -> tuple[slice, slice] | None:
-    """Find the window in an open HDF5 file object (or path) and write it; None when the bbox misses."""
+    """Find the window in an open HDF5 file object (or path) and write it; None when the bbox misses.
+
+    Returns the window in the original granule's lines/pixels (a subset of a subset adds its offsets).
+    """
     try:
         h5 = h5netcdf.File(handle, "r")
     except OSError as error:
@@ -229,8 +232,10 @@ def _subset_open(handle, name: str, bbox, out: Path, size, checksum) -> tuple[sl
             return None
         rows, cols = window
         shape = h5.groups["navigation_data"].variables["latitude"].shape
-        _write_subset(h5, out, rows, cols, _subset_attrs(name, bbox, rows, cols, shape, size, checksum))
-    return window
+        attrs = _subset_attrs(h5.attrs, name, bbox, rows, cols, shape, size, checksum)
+        _write_subset(h5, out, rows, cols, attrs)
+    line, pixel = int(attrs["subset_line_offset"]), int(attrs["subset_pixel_offset"])
+    return slice(line, line + rows.stop - rows.start), slice(pixel, pixel + cols.stop - cols.start)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -398,6 +403,8 @@ def subset_granule(source, bbox, out_dir, *, fs=None, session=None, whole_file: 
     if not _is_url(source):
         if not Path(source).is_file():
             raise FileNotFoundError(f"granule {source} does not exist")
+        if out.exists() and out.resolve() == Path(source).resolve():
+            raise ValueError(f"out_dir {out_dir} holds the source granule {name}: its subset would replace it; choose another folder")
         window = _subset_open(source, name, bbox, out, Path(source).stat().st_size, checksum)
         return _result(source, out, "local", window, Path(source).stat().st_size, None)
     fs = fs if fs is not None else http_filesystem(session)
