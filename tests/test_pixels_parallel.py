@@ -128,3 +128,9 @@ def test_table_of_streamed_subsets_equals_table_of_whole_granules(granules, tmp_
 def test_reading_is_serialised_by_a_lock():
     assert pixels_module._READ_LOCK.acquire(blocking=False)
     pixels_module._READ_LOCK.release()
+
+
+@pytest.mark.parametrize("option", [{"batch_size": 0}, {"batch_size": -2}, {"num_workers": 0}, {"batch_size": 2.5}])
+def test_nonsense_batch_or_worker_count_is_refused(granules, option):
+    with pytest.raises(ValueError, match="positive integer"):
+        build_pixel_table(granules, BBOX, progress=False, scheduler="threads", **option)

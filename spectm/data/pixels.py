@@ -243,7 +243,10 @@ def _kept_pool(scheduler, num_workers):
         yield pool
 
 
-def _check_scheduler(scheduler) -> None:
+def _check_engine(scheduler, num_workers, batch_size) -> None:
+    for name, value in (("num_workers", num_workers), ("batch_size", batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
     if scheduler in (None, "serial") or (isinstance(scheduler, str) and scheduler in _LOCAL_SCHEDULERS):
         return
     if "Client" in type(scheduler).__name__ and callable(getattr(scheduler, "get", None)):
@@ -259,8 +262,8 @@ def _granule_results(paths, bbox, exclude, engine: dict):
     if scheduler in (None, "serial"):
         return _serial_results(paths, bbox, exclude)
     workers = engine.get("num_workers")
-    batch = engine.get("batch_size") or max(1, 2 * (workers or os.cpu_count() or 1))
-    return _dask_results(paths, bbox, exclude, scheduler, workers, int(batch))
+    batch = engine.get("batch_size") or 2 * (workers or os.cpu_count() or 1)
+    return _dask_results(paths, bbox, exclude, scheduler, workers, batch)
 
 
 def _settings(bbox, exclude) -> dict:
@@ -354,7 +357,7 @@ def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True
     (default twice the workers) at a time, appended in input order: the file is the same, byte for
     byte, whatever the scheduler, so the scheduler is not part of the cache key.
     """
-    _check_scheduler(scheduler)
+    _check_engine(scheduler, num_workers, batch_size)
     engine = {"scheduler": scheduler, "num_workers": num_workers, "batch_size": batch_size}
     paths = [Path(p) for p in granule_paths]
     key = cache_key(paths, _settings(bbox, exclude))
