@@ -78,6 +78,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(body=False)
 
     def do_GET(self):
+        server = self.server
+        with server.lock:
+            server.gets += 1
+            hang_up = server.fail_after is not None and server.gets > server.fail_after
+        if hang_up:  # the connection drops: no status line at all
+            self.close_connection = True
+            return
         self._answer(body=True)
 
     def _answer(self, body: bool) -> None:
@@ -127,6 +134,7 @@ class RangeServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.root, self.httpd.ranges, self.httpd.lock = Path(root), ranges, threading.Lock()
         self.httpd.refuse = refuse  # an HTTP status to answer every request with (401, 403)
+        self.httpd.fail_after, self.httpd.gets = None, 0  # hang up on every GET after this many
         self.httpd.bytes_served = self.httpd.requests = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -381,3 +389,12 @@ def test_subset_of_a_subset_keeps_offsets_into_the_original(served, tmp_path):
         assert nc.subset_source_size == served["3.2"].stat().st_size
     sub, whole = open_l2_aop(second.path, bbox=smaller), open_l2_aop(served["3.2"], bbox=smaller)
     np.testing.assert_array_equal(sub["Rrs"].values, whole["Rrs"].values)
+
+
+def test_connection_lost_mid_stream_is_one_sentence_and_writes_nothing(served, tmp_path):
+    path = served["3.2"]
+    with RangeServer(path.parent) as server:
+        server.httpd.fail_after = 6  # the probe and a few metadata blocks, then the line gets cut
+        with pytest.raises(DataAccessError, match="Lost 127.0.0.1.*nothing was written"):
+            stream.subset_granule(server.url(path.name), BBOX, tmp_path, fs=_http())
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

@@ -321,8 +321,23 @@ def _stream(fs, url: str, name: str, bbox, out: Path, block_size: int, size, che
             raise _RangesUnsupported() from error
         except Exception as error:
             raise _unreachable(url, error) from error
-        window = _subset_open(handle, name, bbox, out, remote_size, checksum)
+        try:
+            window = _subset_open(handle, name, bbox, out, remote_size, checksum)
+        except _connection_errors() as error:
+            raise DataAccessError(
+                f"Lost {_host(url)} while streaming {url} ({type(error).__name__}: {error}); nothing was written, "
+                "call again to retry."
+            ) from error
     return _result(url, out, "range", window, remote_size, received[0])
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """What a range read raises when the connection drops or times out (h5py passes it through)."""
+    import asyncio
+
+    import aiohttp
+
+    return (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, TimeoutError)
 
 
 def _count_received(handle) -> list[int]:
