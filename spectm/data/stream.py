@@ -108,7 +108,8 @@ def _candidate_lines(h5, bbox, lines: int) -> tuple[int, int]:
     west, south, east, north = bbox
     m = LINE_MARGIN_DEG
     with np.errstate(invalid="ignore"):
-        near = (lat.max(0) + m >= south) & (lat.min(0) - m <= north) & (lon.max(0) + m >= west) & (lon.min(0) - m <= east)
+        near = (lat.max(0) + m >= south) & (lat.min(0) - m <= north)
+        near &= (lon.max(0) + m >= west) & (lon.min(0) - m <= east)
     near |= ~np.isfinite(lat).all(0) | ~np.isfinite(lon).all(0)
     hits = np.flatnonzero(near)
     return (0, 0) if hits.size == 0 else (int(hits[0]), int(hits[-1]) + 1)
@@ -122,7 +123,8 @@ def find_window(h5, bbox, name: str = "granule") -> tuple[slice, slice] | None:
     """
     nav = h5.groups.get("navigation_data")
     if nav is None or not {"latitude", "longitude"} <= set(nav.variables):
-        raise DataFormatError(name, "navigation_data/latitude", "navigation_data latitude and longitude", found="missing")
+        expected = "navigation_data latitude and longitude"
+        raise DataFormatError(name, "navigation_data/latitude", expected, found="missing")
     lat_var, lon_var = nav.variables["latitude"], nav.variables["longitude"]
     lines = lat_var.shape[0]
     start, stop = _candidate_lines(h5, bbox, lines)
@@ -161,7 +163,8 @@ def _copy_variable(var, dst, window: dict[str, slice]) -> None:
     fill = var.attrs.get("_FillValue")
     chunks = [max(1, min(c, n)) for c, n in zip(var.chunks, data.shape)] if var.chunks and data.size else None
     out = dst.createVariable(
-        var.name.rsplit("/", 1)[-1], var.dtype.newbyteorder("="), var.dimensions, fill_value=fill if fill is not None else False,
+        var.name.rsplit("/", 1)[-1], var.dtype.newbyteorder("="), var.dimensions,
+        fill_value=fill if fill is not None else False,
         zlib=var.compression == "gzip", complevel=var.compression_opts or 4, shuffle=bool(var.shuffle),
         chunksizes=chunks, contiguous=chunks is None and bool(data.size),
     )  # fmt: skip
@@ -194,7 +197,8 @@ def _write_subset(h5, out: Path, rows: slice, cols: slice, attrs: dict) -> None:
 
 def _subset_attrs(source_attrs, name, bbox, rows, cols, shape, size, checksum) -> dict:
     """The ``subset_*`` root attributes; a subset of a subset keeps offsets into the original granule."""
-    base_line, base_pixel = int(source_attrs.get("subset_line_offset", 0)), int(source_attrs.get("subset_pixel_offset", 0))
+    base_line = int(source_attrs.get("subset_line_offset", 0))
+    base_pixel = int(source_attrs.get("subset_pixel_offset", 0))
     attrs = {
         "subset_source_name": _attr_value(source_attrs.get("subset_source_name", name)),
         "subset_bbox": json.dumps([float(v) for v in bbox]),
@@ -257,7 +261,9 @@ def _source_name(source: str) -> str:
 def _check_bbox(bbox) -> tuple[float, float, float, float]:
     values = tuple(float(v) for v in bbox) if bbox is not None and len(bbox) == 4 else ()
     if len(values) != 4 or not all(np.isfinite(values)) or values[0] > values[2] or values[1] > values[3]:
-        raise ValueError(f"bbox must be finite (west, south, east, north) with west <= east and south <= north, got {bbox!r}")
+        raise ValueError(
+            f"bbox must be finite (west, south, east, north) with west <= east and south <= north, got {bbox!r}"
+        )
     return values  # type: ignore[return-value]
 
 
@@ -284,7 +290,9 @@ def http_filesystem(session=None, timeout: tuple[float, float] = (5.0, 30.0)):
 
 def _unreachable(url: str, error: BaseException) -> DataAccessError:
     reason = str(error).split("\n")[0] or type(error).__name__
-    return DataAccessError(f"Cannot stream {url} ({type(error).__name__}: {reason}); the offline default is source='twin'.")
+    return DataAccessError(
+        f"Cannot stream {url} ({type(error).__name__}: {reason}); the offline default is source='twin'."
+    )
 
 
 def _open_error(url: str, error: BaseException) -> DataAccessError:
@@ -292,7 +300,9 @@ def _open_error(url: str, error: BaseException) -> DataAccessError:
     cause = error.__cause__ if isinstance(error, FileNotFoundError) and error.__cause__ is not None else error
     status = getattr(cause, "status", None)
     if status in (401, 403):
-        return DataAccessError(f"{_host(url)} refused {url} (HTTP {status}): log in with earthdata_login() and accept the data EULA.")
+        return DataAccessError(
+            f"{_host(url)} refused {url} (HTTP {status}): log in with earthdata_login() and accept the data EULA."
+        )
     if status == 404 or (isinstance(error, FileNotFoundError) and error.__cause__ is None):
         return DataAccessError(f"{url} was not found on the server (HTTP 404); check the granule URL.")
     return _unreachable(url, cause)
@@ -313,7 +323,10 @@ def _stream(fs, url: str, name: str, bbox, out: Path, block_size: int, size, che
         if remote_size is None:
             raise _RangesUnsupported()
         if size is not None and int(size) != int(remote_size):
-            raise DataAccessError(f"{url}: the server announces {remote_size} bytes, the granule record {size}; not streaming a different file.")
+            raise DataAccessError(
+                f"{url}: the server announces {remote_size} bytes, the granule record {size}; "
+                "not streaming a different file."
+            )
         received = _count_received(handle)
         try:
             handle.cache.fetcher(1, 2)  # one byte at offset 1: a server without ranges refuses it
@@ -387,7 +400,8 @@ def _reusable(out: Path, name: str, bbox) -> SubsetResult | None:
     """An existing subset of the same granule and bbox (written atomically, so complete)."""
     try:
         with netCDF4.Dataset(out) as nc:
-            same = nc.getncattr("subset_source_name") == name and json.loads(nc.getncattr("subset_bbox")) == list(bbox)
+            same = nc.getncattr("subset_source_name") == name
+            same &= json.loads(nc.getncattr("subset_bbox")) == list(bbox)
             offsets = int(nc.subset_line_offset), int(nc.subset_pixel_offset)
             shape = len(nc.dimensions[LINE_DIM]), len(nc.dimensions[PIXEL_DIM])
     except (OSError, AttributeError, KeyError, ValueError):
@@ -419,7 +433,9 @@ def subset_granule(source, bbox, out_dir, *, fs=None, session=None, whole_file: 
         if not Path(source).is_file():
             raise FileNotFoundError(f"granule {source} does not exist")
         if out.exists() and out.resolve() == Path(source).resolve():
-            raise ValueError(f"out_dir {out_dir} holds the source granule {name}: its subset would replace it; choose another folder")
+            raise ValueError(
+                f"out_dir {out_dir} holds the source granule {name}: its subset would replace it; choose another folder"
+            )
         window = _subset_open(source, name, bbox, out, Path(source).stat().st_size, checksum)
         return _result(source, out, "local", window, Path(source).stat().st_size, None)
     fs = fs if fs is not None else http_filesystem(session)
