@@ -89,6 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bool) -> None:
         server = self.server
+        server.authorizations.add(self.headers.get("Authorization"))
         path = Path(server.root) / unquote(self.path.lstrip("/"))
         if not path.is_file() or server.refuse:
             self.send_response(server.refuse or 404)
@@ -135,6 +136,7 @@ class RangeServer:
         self.httpd.root, self.httpd.ranges, self.httpd.lock = Path(root), ranges, threading.Lock()
         self.httpd.refuse = refuse  # an HTTP status to answer every request with (401, 403)
         self.httpd.fail_after, self.httpd.gets = None, 0  # hang up on every GET after this many
+        self.httpd.authorizations = set()
         self.httpd.bytes_served = self.httpd.requests = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -267,12 +269,15 @@ def test_whole_file_flag_with_a_session_verifies_size_and_checksum(served, tmp_p
         assert nc.subset_source_checksum == f"SHA-256:{digest}"
 
 
-def test_existing_subset_is_reused_without_a_request(served, tmp_path):
+def test_session_token_is_sent_and_an_existing_subset_is_reused_without_a_request(served, tmp_path):
     path = served["3.1"]
+    session = requests.Session()
+    session.headers["Authorization"] = "Bearer test-token"
     with RangeServer(path.parent) as server:
-        first = stream.subset_granule(server.url(path.name), BBOX, tmp_path, session=requests.Session())
+        first = stream.subset_granule(server.url(path.name), BBOX, tmp_path, session=session)
+        assert server.httpd.authorizations == {"Bearer test-token"}  # on the HEAD and every range request
         server.reset()
-        again = stream.subset_granule(server.url(path.name), BBOX, tmp_path, session=requests.Session())
+        again = stream.subset_granule(server.url(path.name), BBOX, tmp_path, session=session)
         assert server.bytes_served == 0 and server.httpd.requests == 0
     assert first.method == "range" and again.method == "cached"
     assert (again.line_offset, again.lines) == (first.line_offset, first.lines)

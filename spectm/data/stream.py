@@ -267,19 +267,9 @@ def _check_bbox(bbox) -> tuple[float, float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def http_filesystem(session=None, timeout: tuple[float, float] = (5.0, 30.0)):
-    """An fsspec HTTPS filesystem carrying ``session``'s Authorization header (Earthdata bearer token).
-
-    Without a session: earthaccess's authenticated fsspec session after :func:`access.earthdata_login`,
-    which raises a one-sentence :class:`DataAccessError` at once when no credentials are configured.
-    """
-    if session is None:
-        from spectm.data.access import earthdata_login
-
-        earthdata_login()
-        import earthaccess
-
-        return earthaccess.get_fsspec_https_session()
+def http_filesystem(session, timeout: tuple[float, float] = (5.0, 30.0)):
+    """An fsspec HTTPS filesystem carrying ``session``'s Authorization header (the Earthdata bearer token
+    of :func:`spectm.data.access.earthdata_session`), with connect/read timeouts on every request."""
     import aiohttp
     import fsspec
 
@@ -416,7 +406,8 @@ def subset_granule(source, bbox, out_dir, *, fs=None, session=None, whole_file: 
     """Write the ``bbox`` window of one L2 AOP granule to ``out_dir/<granule name>``; return what was done.
 
     ``source`` is an ``https://`` URL (streamed with byte ranges through ``fs``, an fsspec HTTP filesystem,
-    else one built from ``session``'s bearer token, else earthaccess's after login) or a local path.
+    else one built from ``session``'s bearer token, else from :func:`access.earthdata_session`) or a
+    local path.
     ``whole_file=True``, or a server that ignores ``Range``, downloads the whole granule first (verified
     against ``size``/``checksum`` when a ``session`` is given). ``size`` and ``checksum`` (UMM-G algorithm,
     value) describe the source and are recorded in the subset. A granule with no pixel in ``bbox``
@@ -438,7 +429,12 @@ def subset_granule(source, bbox, out_dir, *, fs=None, session=None, whole_file: 
             )
         window = _subset_open(source, name, bbox, out, Path(source).stat().st_size, checksum)
         return _result(source, out, "local", window, Path(source).stat().st_size, None)
-    fs = fs if fs is not None else http_filesystem(session)
+    if fs is None:
+        if session is None:  # no credentials: one DataAccessError sentence, before any request
+            from spectm.data.access import earthdata_session
+
+            session = earthdata_session()
+        fs = http_filesystem(session)
     if not whole_file:
         try:
             return _stream(fs, source, name, bbox, out, block_size, size, checksum)
