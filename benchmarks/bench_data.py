@@ -1,9 +1,17 @@
-"""Data-path benchmark: twin generation, pixel-table build (rate, peak memory), matchups vs brute force.
+"""Data-path benchmark: twin generation, pixel-table build (serial vs dask), streamed subsets, matchups.
 
-``python -m benchmarks.bench_data [--size quick|season] [--out DIR] [--json FILE]``
+``python -m benchmarks data [--size quick|season] [--out DIR] [--json FILE] [--schedulers threads,processes]
+[--stream-lines 384 --stream-pixels 1272 --stream-layouts 3.1]``
 
 Each stage runs in its own subprocess so ``ru_maxrss`` (peak resident memory) belongs to that stage
-alone. Targets: a ``season`` twin in < 2 minutes on 2 cores; pixel-table peak memory < 2 GiB.
+alone. Targets: a ``season`` twin in < 2 minutes on 2 cores; pixel-table peak memory < 2 GiB; the dask
+build at least as fast as the serial one (``serial_over_dask >= 1``; ~cores on an idle machine); a
+streamed subset at most twice the compressed chunks it needs and a small fraction of the file.
+
+The streaming stage writes full-width swaths (``--stream-pixels 1272``) with the project's writer and
+the real chunking, serves them from a local ``Range`` server on 127.0.0.1 and counts the bytes sent.
+A full 1710-line swath of 172 bands needs several GiB of memory in the writer; pass
+``--stream-lines 1710`` on a machine that has them.
 """
 
 from __future__ import annotations
@@ -14,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 _STAGES = {
@@ -40,10 +47,33 @@ from spectm.twin.config import WESTERN_BASIN_BBOX
 paths = sorted(Path(sys.argv[2], "pace").glob("*.nc"))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
-table = build_pixel_table(paths, WESTERN_BASIN_BBOX, cache_dir=sys.argv[3], progress=False)
+scheduler = None if sys.argv[4] == "serial" else sys.argv[4]
+table = build_pixel_table(paths, WESTERN_BASIN_BBOX, cache_dir=sys.argv[3], progress=False, scheduler=scheduler)
 seconds = time.perf_counter() - t
-print(json.dumps({"seconds": seconds, "pixels": table.sizes["pixel"], "granules": len(paths),
+print(json.dumps({"seconds": seconds, "pixels": table.sizes["pixel"], "granules": len(paths), "scheduler": sys.argv[4],
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "maxrss_before_kib": before}))
+""",
+    "stream": """
+import json, sys, time
+from pathlib import Path
+import fsspec
+from spectm.data.stream import subset_granule
+from tests.test_stream import BBOX, RangeServer, intersecting_chunk_bytes, write_granule
+folder, lines, pixels, layout = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+t = time.perf_counter()
+path = write_granule(folder / "whole" / layout, layout, lines, pixels, (int(lines * 0.6), pixels // 2))
+write_s = time.perf_counter() - t
+with RangeServer(path.parent) as server:
+    t = time.perf_counter()
+    result = subset_granule(server.url(path.name), BBOX, folder / "subset" / layout, fs=fsspec.filesystem("http"))
+    stream_s = time.perf_counter() - t
+    streamed, requests = server.bytes_served, server.httpd.requests
+rows = slice(result.line_offset, result.line_offset + result.lines)
+cols = slice(result.pixel_offset, result.pixel_offset + result.pixels)
+print(json.dumps({"layout": layout, "swath": [lines, pixels, 172], "window": [result.lines, result.pixels],
+                  "file_bytes": path.stat().st_size, "streamed_bytes": streamed, "requests": requests,
+                  "needed_chunk_bytes": intersecting_chunk_bytes(path, rows, cols),
+                  "subset_file_bytes": result.path.stat().st_size, "stream_s": stream_s, "write_s": write_s}))
 """,
     "matchup": """
 import json, resource, sys, time
@@ -74,52 +104,102 @@ print(json.dumps({"match_samples_s": t_match, "index_s": t_fast, "bruteforce_s":
 }
 
 
+_ROOT = Path(__file__).resolve().parent.parent
+
+
 def _run(stage: str, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", _STAGES[stage], *args], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-c", _STAGES[stage], *args], capture_output=True, text=True,
+                            check=False, cwd=_ROOT)  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"stage {stage} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_data", description=__doc__.splitlines()[0])
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks data", description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="quick", choices=["tiny", "quick", "season"])
     parser.add_argument("--out", default=None, help="twin folder (default: a fresh temporary folder)")
     parser.add_argument("--json", default=None, help="where to write the results (default benchmarks/results/bench_data_<size>.json)")
-    args = parser.parse_args(argv)
-    from spectm.twin.config import get_size
+    parser.add_argument("--schedulers", default="threads,processes", help="dask schedulers to time against the serial build")
+    parser.add_argument("--stream-lines", type=int, default=384, help="scan lines of the streamed test granule (real: 1710)")
+    parser.add_argument("--stream-pixels", type=int, default=1272, help="pixels per line of the streamed test granule")
+    parser.add_argument("--stream-layouts", default="3.1", help="processing versions to stream, e.g. 3.1,3.2 ('' skips)")
+    return parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="bench-data-") as scratch:
-        twin_dir = args.out or os.path.join(scratch, "twin")
-        cache_dir = os.path.join(scratch, "cache")
-        twin = _run("twin", args.size, twin_dir)
-        pixels = _run("pixels", args.size, twin_dir, cache_dir)
-        tolerance = max(1.0, get_size(args.size).pixel_km / 2)
-        matchup = _run("matchup", args.size, twin_dir, cache_dir, str(tolerance))
-    gib = 1024.0**2
-    results = {
-        "size": args.size,
-        "cpus": os.cpu_count(),
-        "twin": {**twin, "swath_pixels_per_s": twin["swath_pixels"] / twin["seconds"], "peak_gib": twin["maxrss_kib"] / gib},
-        "pixel_table": {**pixels, "pixels_per_s": pixels["pixels"] / pixels["seconds"],
-                        "granules_per_s": pixels["granules"] / pixels["seconds"], "peak_gib": pixels["maxrss_kib"] / gib},
-        "matchup": {**matchup, "bruteforce_over_index": matchup["bruteforce_s"] / max(matchup["index_s"], 1e-9)},
-    }  # fmt: skip
+
+def _pixel_builds(args, twin_dir: str, scratch: str) -> dict:
+    """Serial build, then each dask scheduler, each in a fresh process with its own empty cache."""
+    builds = {}
+    for name in ["serial", *[s for s in args.schedulers.split(",") if s]]:
+        run = _run("pixels", args.size, twin_dir, os.path.join(scratch, f"cache-{name}"), name)
+        builds[name] = {**run, "pixels_per_s": run["pixels"] / run["seconds"], "peak_gib": run["maxrss_kib"] / 1024.0**2}
+    for name, build in builds.items():
+        build["serial_over_this"] = builds["serial"]["seconds"] / build["seconds"]
+    return builds
+
+
+def _streams(args, scratch: str) -> list[dict]:
+    runs = []
+    for layout in [v for v in args.stream_layouts.split(",") if v]:
+        run = _run("stream", os.path.join(scratch, "stream"), str(args.stream_lines), str(args.stream_pixels), layout)
+        runs.append({**run, "streamed_over_needed": run["streamed_bytes"] / run["needed_chunk_bytes"],
+                     "streamed_over_file": run["streamed_bytes"] / run["file_bytes"]})  # fmt: skip
+    return runs
+
+
+def _rows(results: dict, tolerance: float) -> list[tuple[str, str, str]]:
+    twin, builds, matchup = results["twin"], results["pixel_builds"], results["matchup"]
+    serial = builds["serial"]
     rows = [
         ("twin generation", f"{twin['seconds']:.1f} s" + (" (reused!)" if twin["reused"] else ""),
-         f"{results['twin']['swath_pixels_per_s']:,.0f} pixel-spectra/s ({twin['swath_pixels']:,} in {twin['granules']} granules)"),
-        ("pixel table build", f"{pixels['seconds']:.1f} s",
-         f"{results['pixel_table']['pixels_per_s']:,.0f} water pixels/s, {results['pixel_table']['granules_per_s']:.1f} granules/s"),
-        ("pixel table peak RSS", f"{results['pixel_table']['peak_gib']:.2f} GiB", f"{pixels['pixels']:,} pixels x 122 bands"),
+         f"{twin['swath_pixels_per_s']:,.0f} pixel-spectra/s ({twin['swath_pixels']:,} in {twin['granules']} granules)"),
+        ("pixel table, serial", f"{serial['seconds']:.2f} s",
+         f"{serial['pixels_per_s']:,.0f} water pixels/s, {serial['granules'] / serial['seconds']:.1f} granules/s"),
+    ]  # fmt: skip
+    for name, build in builds.items():
+        if name != "serial":
+            rows.append((f"pixel table, dask {name}", f"{build['seconds']:.2f} s",
+                         f"serial/dask {build['serial_over_this']:.2f}x, peak {build['peak_gib']:.2f} GiB"))  # fmt: skip
+    rows.append(("pixel table peak RSS", f"{serial['peak_gib']:.2f} GiB", f"{serial['pixels']:,} pixels x 122 bands (serial)"))
+    for run in results["streams"]:
+        mb = 1e6
+        rows.append((f"streamed subset V{run['layout']}", f"{run['streamed_bytes'] / mb:.2f} MB",
+                     f"whole file {run['file_bytes'] / mb:.2f} MB ({run['streamed_over_file']:.1%}); chunks needed "
+                     f"{run['needed_chunk_bytes'] / mb:.2f} MB (x{run['streamed_over_needed']:.2f}); {run['requests']} requests, "
+                     f"{run['stream_s']:.1f} s; swath {run['swath'][0]}x{run['swath'][1]}x172, window {run['window'][0]}x{run['window'][1]}"))  # fmt: skip
+    rows += [
         ("matchup (kd-tree)", f"{matchup['index_s'] * 1e3:.1f} ms", f"identical to brute force: {matchup['identical']}"),
-        ("matchup (brute force)", f"{matchup['bruteforce_s'] * 1e3:.1f} ms", f"ratio {results['matchup']['bruteforce_over_index']:.1f}x"),
+        ("matchup (brute force)", f"{matchup['bruteforce_s'] * 1e3:.1f} ms", f"ratio {matchup['bruteforce_over_index']:.1f}x"),
         ("8-day pixel pairs", f"{matchup['future_pairs_s']:.2f} s", f"{matchup['future_pairs']:,} pairs within {tolerance:g} km"),
         ("survival, current week", "", " -> ".join(map(str, matchup["survival_current"]))),
         ("survival, 8 days ahead", "", " -> ".join(map(str, matchup["survival_8day"]))),
     ]  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    from spectm.twin.config import get_size
+
+    with tempfile.TemporaryDirectory(prefix="bench-data-") as scratch:
+        twin_dir = args.out or os.path.join(scratch, "twin")
+        twin = _run("twin", args.size, twin_dir)
+        builds = _pixel_builds(args, twin_dir, scratch)
+        tolerance = max(1.0, get_size(args.size).pixel_km / 2)
+        matchup = _run("matchup", args.size, twin_dir, os.path.join(scratch, "cache-serial"), str(tolerance))
+        streams = _streams(args, scratch)
+    results = {
+        "size": args.size,
+        "cpus": os.cpu_count(),
+        "twin": {**twin, "swath_pixels_per_s": twin["swath_pixels"] / twin["seconds"], "peak_gib": twin["maxrss_kib"] / 1024.0**2},
+        "pixel_table": builds["serial"],
+        "pixel_builds": builds,
+        "streams": streams,
+        "matchup": {**matchup, "bruteforce_over_index": matchup["bruteforce_s"] / max(matchup["index_s"], 1e-9)},
+    }  # fmt: skip
     print(f"bench_data: size={args.size}, {os.cpu_count()} CPUs")
-    for name, value, note in rows:
-        print(f"  {name:<24} {value:>14}  {note}")
+    for name, value, note in _rows(results, tolerance):
+        print(f"  {name:<26} {value:>12}  {note}")
     target = Path(args.json or Path(__file__).parent / "results" / f"bench_data_{args.size}.json")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=1))

@@ -16,17 +16,20 @@ model band at wavelength w (:func:`resampling_plan`):
 
 A native band that is NaN in one pixel makes the model bands that use it NaN in that pixel only.
 
-Memory stays bounded: granules are read one at a time (only the bbox window of each) and their water
-pixels are appended to a netCDF file on an unlimited ``pixel`` dimension; the full swaths of a season
-are never in memory together. The file is the cache (``spectm.data.cache``): written under a temporary
+Memory stays bounded: granules are read one at a time, or one per dask task a batch at a time
+(``scheduler=``; only the bbox window of each), and their water pixels are appended in input order
+to a netCDF file on an unlimited ``pixel`` dimension; the full swaths of a season are never in memory
+together. The file is the cache (``spectm.data.cache``): written under a temporary
 name, fsync'd and renamed; its name holds a key of the inputs' names, sizes and mtimes and the settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -162,9 +165,23 @@ def _finish(nc: netCDF4.Dataset, granules: list[dict], attrs: dict) -> None:
 # the table
 
 
+#: netCDF-C/HDF5 are not thread-safe and netCDF4-python releases the GIL: one granule read at a time
+#: per process (the resampling after it runs in parallel under the threaded scheduler).
+_READ_LOCK = threading.Lock()
+
+_LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "sync", "single-threaded")
+
+
 def _granule_rows(path, bbox, exclude) -> tuple[dict[str, np.ndarray], int]:
-    """The valid water pixels inside ``bbox`` of one granule, resampled; and the window size read."""
-    ds = open_l2_aop(path, bbox=bbox, exclude=exclude)
+    """The valid water pixels inside ``bbox`` of one granule, resampled; and the window size read.
+
+    ``line``/``column`` index the source granule, also for a streamed subset (``spectm.data.stream``),
+    whose ``subset_line_offset``/``subset_pixel_offset`` attributes are added back.
+    """
+    with _READ_LOCK:
+        ds = open_l2_aop(path, bbox=bbox, exclude=exclude)
+    line_offset = int(ds.attrs.get("subset_line_offset", 0))
+    pixel_offset = int(ds.attrs.get("subset_pixel_offset", 0))
     lat, lon = ds["latitude"].values, ds["longitude"].values
     keep = ds["valid"].values.copy()
     if bbox is not None:
@@ -179,10 +196,74 @@ def _granule_rows(path, bbox, exclude) -> tuple[dict[str, np.ndarray], int]:
         "time": times,
         "latitude": lat[iy, ix].astype(np.float32),
         "longitude": lon[iy, ix].astype(np.float32),
-        "line": ds["y"].values[iy].astype(np.int32),
-        "column": ds["x"].values[ix].astype(np.int32),
+        "line": (ds["y"].values[iy] + line_offset).astype(np.int32),
+        "column": (ds["x"].values[ix] + pixel_offset).astype(np.int32),
     }
     return rows, int(keep.size)
+
+
+def _read_granule(path, bbox, exclude) -> tuple[tuple[dict, int] | None, str | None]:
+    """One task: (rows, window size) of one granule, or the reason it is skipped; never raises for bad files."""
+    try:
+        return _granule_rows(path, bbox, exclude), None
+    except (DataFormatError, OSError, RuntimeError, KeyError, IndexError, ValueError) as error:
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _serial_results(paths, bbox, exclude):
+    for path in paths:
+        yield path, _read_granule(path, bbox, exclude)
+
+
+def _dask_results(paths, bbox, exclude, scheduler, num_workers, batch_size):
+    """Granule results in input order, computed ``batch_size`` granules at a time (one task per granule),
+    so at most one batch of results is in memory while the table is written."""
+    import dask
+
+    task = dask.delayed(_read_granule, pure=True)
+    with _kept_pool(scheduler, num_workers) as engine:
+        options = {"num_workers": num_workers} if num_workers and isinstance(engine, str) else {}
+        for start in range(0, len(paths), batch_size):
+            batch = paths[start : start + batch_size]
+            yield from zip(batch, dask.compute(*[task(p, bbox, exclude) for p in batch], scheduler=engine, **options))
+
+
+@contextlib.contextmanager
+def _kept_pool(scheduler, num_workers):
+    """For "processes", one process pool for the whole build (dask would start, and import spectm in, a
+    new pool for every batch); any other scheduler as it is."""
+    if scheduler != "processes":
+        yield scheduler
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dask.multiprocessing import get_context
+
+    with ProcessPoolExecutor(num_workers or os.cpu_count() or 1, mp_context=get_context()) as pool:
+        yield pool
+
+
+def _check_engine(scheduler, num_workers, batch_size) -> None:
+    for name, value in (("num_workers", num_workers), ("batch_size", batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    if scheduler in (None, "serial") or (isinstance(scheduler, str) and scheduler in _LOCAL_SCHEDULERS):
+        return
+    if "Client" in type(scheduler).__name__ and callable(getattr(scheduler, "get", None)):
+        return  # a dask.distributed Client (dask.compute dispatches to its ``get``)
+    raise ValueError(
+        f"scheduler {scheduler!r} unknown: expected None/'serial', one of {', '.join(_LOCAL_SCHEDULERS)}, "
+        "or a dask.distributed Client"
+    )
+
+
+def _granule_results(paths, bbox, exclude, engine: dict):
+    scheduler = engine.get("scheduler")
+    if scheduler in (None, "serial"):
+        return _serial_results(paths, bbox, exclude)
+    workers = engine.get("num_workers")
+    batch = engine.get("batch_size") or 2 * (workers or os.cpu_count() or 1)
+    return _dask_results(paths, bbox, exclude, scheduler, workers, batch)
 
 
 def _settings(bbox, exclude) -> dict:
@@ -196,24 +277,23 @@ def _settings(bbox, exclude) -> dict:
     }
 
 
-def _write_table(path: Path, granule_paths, bbox, exclude, key: str, progress: bool) -> list[SkippedFile]:
+def _write_table(path: Path, granule_paths, bbox, exclude, key: str, progress: bool, engine: dict) -> list[SkippedFile]:
     wavelengths = wavelength_grid("paper122").values
     skipped: list[SkippedFile] = []
     granules: list[dict] = []
-    iterator = granule_paths
+    iterator = _granule_results(granule_paths, bbox, exclude, engine)
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(granule_paths, desc="pixel table", unit="granule")
+        iterator = tqdm(iterator, total=len(granule_paths), desc="pixel table", unit="granule")
     nc = _create_table(path, wavelengths)
     try:
         start = 0
-        for file in iterator:
-            try:
-                rows, swath = _granule_rows(file, bbox, exclude)
-            except (DataFormatError, OSError, RuntimeError, KeyError, IndexError, ValueError) as error:
-                skipped.append(SkippedFile(os.fspath(file), f"{type(error).__name__}: {error}"))
+        for file, (result, reason) in iterator:
+            if result is None:
+                skipped.append(SkippedFile(os.fspath(file), reason))
                 continue
+            rows, swath = result
             rows["granule_index"] = np.full(rows["latitude"].size, len(granules), np.int32)
             start = _append(nc, start, rows)
             granules.append({"name": Path(file).name, "pixels": rows["latitude"].size, "swath_pixels": swath})
@@ -256,7 +336,8 @@ def _open_table(path: Path, load: bool) -> xr.Dataset:
     return ds
 
 
-def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
+def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True, exclude=L3_RRS_EXCLUDE,
+                      scheduler=None, num_workers: int | None = None, batch_size: int | None = None) -> xr.Dataset:  # fmt: skip
     """Every valid water pixel of every granule inside ``bbox`` as ``Rrs(pixel, wavelength)``.
 
     ``bbox`` = (west, south, east, north) degrees (None: whole granules). Coordinates on ``pixel``:
@@ -269,13 +350,21 @@ def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True
     returned lazily backed by it; without, it is built in a temporary folder and returned in memory.
     Unreadable files are skipped, listed in ``attrs["skipped_files"]`` (see :func:`skipped_files`)
     and warned about; every other granule is kept.
+
+    ``scheduler`` None (or "serial") reads the granules one after another in this process; a dask
+    scheduler ("threads", "processes", "synchronous") or a ``dask.distributed`` Client (whose workers
+    must see the same paths) reads them in parallel, one granule per task, ``batch_size`` granules
+    (default twice the workers) at a time, appended in input order: the file is the same, byte for
+    byte, whatever the scheduler, so the scheduler is not part of the cache key.
     """
+    _check_engine(scheduler, num_workers, batch_size)
+    engine = {"scheduler": scheduler, "num_workers": num_workers, "batch_size": batch_size}
     paths = [Path(p) for p in granule_paths]
     key = cache_key(paths, _settings(bbox, exclude))
     if cache_dir is None:
         with tempfile.TemporaryDirectory(prefix="spectm-pixels-") as folder:
             path = Path(folder) / f"pixels-{key}.nc"
-            skipped = _write_table(path, paths, bbox, exclude, key, progress)
+            skipped = _write_table(path, paths, bbox, exclude, key, progress, engine)
             table = _open_table(path, load=True)
     else:
         path = cache_path(cache_dir, "pixels", key)
@@ -285,7 +374,7 @@ def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True
             skipped = skipped_files(table)
         else:
             with atomic_write(path) as tmp:
-                skipped = _write_table(tmp, paths, bbox, exclude, key, progress)
+                skipped = _write_table(tmp, paths, bbox, exclude, key, progress, engine)
             table = _open_table(path, load=False)
     table.attrs["cache_file"] = os.fspath(path) if cache_dir is not None else ""
     _warn_skipped(skipped, len(paths))
