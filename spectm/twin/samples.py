@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from spectm.data.glerl import CORE_STATIONS, STATION_POSITIONS, local_to_utc, station_table
+from spectm.data.glerl import STATION_POSITIONS, local_to_utc, station_table
 from spectm.twin.blooms import BloomHistory
 from spectm.twin.weather import Weather
 
