@@ -61,7 +61,11 @@ ifneq ($(filter book notebooks $(HTML) $(EXECUTED),$(MAKECMDGOALS)),)
 -include executed/deps.mk
 endif
 
-$(HTML): $(EXECUTED) $(BOOKFILES) $(STAMP)
+# The landing page's verdict box, filled from the results of this build (so it cannot go stale).
+executed/verdicts.md: $(EXECUTED)
+	$(PY) -m spectm.results verdicts $@ --profile $(PROFILE) --source $(SOURCE)
+
+$(HTML): $(EXECUTED) executed/verdicts.md $(BOOKFILES) $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@touch $@
 

@@ -153,7 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("makedeps", help="print the make rules that order the chapters")
     commands.add_parser("order", help="print the chapters in an order that satisfies their needs")
+    verdicts = commands.add_parser("verdicts", help="write the verdict table (markdown) for the landing page")
+    verdicts.add_argument("out", type=Path)
+    verdicts.add_argument("--profile", default="quick")
+    verdicts.add_argument("--seed", type=int, default=0)
+    verdicts.add_argument("--source", default="twin", choices=SOURCES)
     args = parser.parse_args(argv)
+    if args.command == "verdicts":
+        from spectm.evaluate.claims import verdicts_markdown
+
+        text = verdicts_markdown(ResultStore(args.profile, args.seed, args.source))
+        partial = args.out.with_name(f".{args.out.name}.{os.getpid()}.part")
+        partial.write_text(text)
+        os.replace(partial, args.out)
+        return 0
     sys.stdout.write(makedeps() if args.command == "makedeps" else "\n".join(chapter_order()) + "\n")
     return 0
 

@@ -129,3 +129,15 @@ def verdicts(store) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame.attrs["rule"] = RULE
     return frame
+
+
+def verdicts_markdown(store) -> str:
+    """The verdict table as a MyST page fragment, for the landing page (written at build time)."""
+    frame = verdicts(store)
+    where = "the Lake Erie twin" if store.source == "twin" else "real PACE OCI and GLERL data"
+    header = ["claim", "paper", f"this book ({where})", "verdict"]
+    lines = [f"Measured on {where} under the `{store.profile}` profile, seed {store.seed}, when this book was "
+             "built ({doc}`details </executed/09_side_by_side>`).", "",
+             "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += [f"| {r['claim']} | {r['paper']} | {r['this book']} | **{r['verdict']}** |" for _, r in frame.iterrows()]
+    return "\n".join(lines + ["", frame.attrs["rule"], ""])
