@@ -594,7 +594,7 @@ def test_gridmet_refuses_an_html_page(file_server, tmp_path, monkeypatch):
     monkeypatch.setattr(access, "GRIDMET_BASE_URL", f"{file_server.base}/metdata")
     with pytest.raises(NotTheExpectedFile, match="HTML page"):
         fetch_gridmet(["pr"], [2020], tmp_path)
-    assert list(tmp_path.iterdir()) == [tmp_path / "pr_2020.nc.lock"]
+    assert list(tmp_path.iterdir()) == []  # nothing cached, not even the lock file
 
 
 @pytest.mark.parametrize(
@@ -802,7 +802,7 @@ def test_gridmet_and_glerl_offline_fail_after_one_attempt_naming_the_host(tmp_pa
     with pytest.raises(DataAccessError, match=r"Cannot reach raw\.githubusercontent\.com"):
         fetch_glerl(tmp_path)
     assert lookups == ["www.northwestknowledge.net", "raw.githubusercontent.com"], "one attempt each"
-    assert not any(p.is_file() and not p.name.endswith(".lock") for p in tmp_path.iterdir())
+    assert not any(p.is_file() for p in tmp_path.iterdir())
 
 
 def test_fetch_glerl_downloads_a_csv_from_any_url(file_server, tmp_path):

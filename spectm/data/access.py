@@ -611,15 +611,39 @@ def _cached_and_verified(dest: Path, expect: _Expectation) -> bool:
 
 @contextmanager
 def _exclusive(dest: Path, url: str, deadline: _Deadline):
-    """Hold an exclusive ``flock`` on ``<dest>.lock`` (a no-op where fcntl is missing, e.g. Windows)."""
-    with open(dest.with_name(dest.name + ".lock"), "a+b") as handle:
-        if fcntl is not None:
-            _wait_for_lock(handle, url, deadline)
+    """Hold an exclusive ``flock`` on ``<dest>.lock`` (a no-op where fcntl is missing, e.g. Windows).
+
+    The lock file is removed when the holder is done, so no ``.lock`` is left beside the data. That is
+    safe because a waiter that wins the lock checks that the path still names the file it locked, and
+    starts over if the holder removed it in the meantime.
+    """
+    path = dest.with_name(dest.name + ".lock")
+    if fcntl is None:
+        yield
+        return
+    while True:
+        handle = open(path, "a+b")
         try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            _wait_for_lock(handle, url, deadline)
+            if _names_same_file(path, handle):
+                break
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()  # the previous holder removed the file we waited on: lock the new one
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+def _names_same_file(path: Path, handle) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 _LOCK_POLL_S = 0.05
