@@ -162,3 +162,15 @@ def comparisons(scores: pd.DataFrame, seeds, task: str, n_boot: int = 2000, seed
                                    seed=seed)
         rows.append({"comparison": name, "paper_effect": effect, **result})
     return rows
+
+
+def result_record(scores: dict[str, pd.DataFrame], differences: dict[str, list[dict]], budget: dict) -> dict:
+    """What the microcystin chapter saves as ``fair_test`` (plain values), per task."""
+    def plain(row):
+        return {**{k: v for k, v in row.items() if k != "power_curve"},
+                "power_curve": row["power_curve"].to_dict("records")}
+
+    return {task: {"scores": frame.drop(columns=["rmse", "mae"], errors="ignore").to_dict("records"),
+                   "differences": [plain(row) for row in differences[task]],
+                   "budget": {**budget, "seasons": list(budget["seasons"])}}
+            for task, frame in scores.items()}

@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectm import experiments, paths
-from spectm.evaluate import ablations, claims, conformal, features, label_efficiency, protocol, reconstruction
+from spectm import experiments, fair_test, paths
+from spectm.embeddings import frozen_embeddings, untrained_model
+from spectm.evaluate import (ablations, claims, conformal, controls, features, label_efficiency, protocol,
+                             reconstruction)
 from spectm.evaluate.baselines import run_grid
 from spectm.results import CHAPTER_RESULTS, ResultStore, chapter_order
 from spectm.train import load_pretrained
@@ -76,6 +78,25 @@ def microcystin_chapter(store, data, run):
     summary = claims.microcystin_summary(pd.concat(grid, ignore_index=True),
                                          pd.concat(spectm_grid, ignore_index=True))
     store.save("microcystin", summary.reset_index().to_dict("records"))
+    store.save("fair_test", fair_test_within_season(data, run))
+
+
+def fair_test_within_season(data, run):
+    """Chapter 6's fair-test record, from one season (the flow has one): the same controls, arms and
+    comparisons, scored by week-grouped folds instead of leave-one-season-out."""
+    model = load_pretrained(run)
+    scores, differences = {}, {}
+    for task, lead in (("current", 0), ("ahead", 8)):
+        table = data[task]
+        rrs = table["Rrs"].values
+        encoders = {"targeted seed 0": frozen_embeddings(model, rrs),
+                    "targeted masked seed 0": frozen_embeddings(model, rrs, masked=True),
+                    "random seed 0": frozen_embeddings(untrained_model(model, seed=1), rrs),
+                    "untrained seed 0": frozen_embeddings(untrained_model(model, seed=0), rrs)}
+        features_ = {**controls.control_features(table, data["samples"], lead), **encoders}
+        scores[task] = controls.score_controls(table, features_, n_splits=3, n_repeats=1, n_boot=50)
+        differences[task] = fair_test.comparisons(scores[task], [0], task, n_boot=50)
+    return fair_test.result_record(scores, differences, {"seeds": 1, "epochs": 1, "seasons": (2024,)})
 
 
 def ablations_chapter(store, data, run):
@@ -144,22 +165,29 @@ def real_flow(tmp_path_factory):
         yield store, data, root
 
 
-def test_real_results_land_under_real_and_nowhere_else(real_flow):
-    store, _, root = real_flow
+@pytest.fixture
+def flow(real_flow, monkeypatch):
+    """The module's flow, with ``SPECTM_DATA`` pointing at its data again (each test gets its own folder)."""
+    monkeypatch.setenv("SPECTM_DATA", str(real_flow[2] / "data"))
+    return real_flow
+
+
+def test_real_results_land_under_real_and_nowhere_else(flow):
+    store, _, root = flow
     assert [p.name for p in (root / "data" / "results").iterdir()] == [f"real-{PROFILE}-seed{SEED}"]
     produced = {name for contract in CHAPTER_RESULTS.values() for name in contract["produces"]}
     assert {p.name for p in store.folder.iterdir()} == {f"{name}.json" for name in produced}
 
 
-def test_later_chapters_read_the_real_microcystin_result(real_flow):
-    store, _, _ = real_flow
+def test_later_chapters_read_the_real_microcystin_result(flow):
+    store, _, _ = flow
     chosen = claims.spectra_only_baseline(store.load("microcystin"), "current_week")
     assert store.load("trust")["baseline"] == chosen
     assert chosen["feature_set"] == "indices"  # the only spectra-only set of this flow's grid
 
 
-def test_side_by_side_on_real_data_includes_the_trust_rows(real_flow):
-    store, data, _ = real_flow
+def test_side_by_side_on_real_data_includes_the_trust_rows(flow):
+    store, data, _ = flow
     table = claims.side_by_side(store, data)
     assert "this book (real data, quick)" in table.columns
     trust_claims = set(table.claim[table.claim.str.startswith("trust: ")])
@@ -168,9 +196,9 @@ def test_side_by_side_on_real_data_includes_the_trust_rows(real_flow):
     assert samples == f"{data['current'].sizes['sample']} / {data['ahead'].sizes['sample']}"
 
 
-def test_side_by_side_stops_when_chapter_8_has_not_run(real_flow, tmp_path, monkeypatch):
-    store, data, _ = real_flow
-    earlier = {name: store.load(name) for name in ("reconstruction", "microcystin", "ablations")}
+def test_side_by_side_stops_when_chapter_8_has_not_run(flow, tmp_path, monkeypatch):
+    store, data, _ = flow
+    earlier = {name: store.load(name) for name in ("reconstruction", "microcystin", "ablations", "fair_test")}
     monkeypatch.setenv("SPECTM_DATA", str(tmp_path))  # a fresh results folder without chapter 8's file
     copy = ResultStore(PROFILE, SEED, "real")
     for name, value in earlier.items():
@@ -197,3 +225,4 @@ def test_chapter_9_executes_on_the_real_results(real_flow, tmp_path, monkeypatch
                                cwd=str(tmp_path), progress_bar=False, execution_timeout=300)
     executed = (tmp_path / "out.ipynb").read_text()
     assert "this book (real data, quick)" in executed and "trust: coverage 90 cvplus" in executed
+    assert "targeted - random masking, current week" in executed  # the verdict table

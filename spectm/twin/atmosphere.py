@@ -28,6 +28,7 @@ wavelength windows of interest: every error is spectrally smooth or per-band ran
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +141,25 @@ def glint_reflectance(overpass: Overpass, wind_speed: float) -> np.ndarray:
 AOT_865_MEDIAN, AOT_865_LOG_SD, ANGSTROM_RANGE = 0.06, 0.45, (0.9, 1.7)
 
 
+def smooth_noise(shape, sigma_px: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise smoothed by a Gaussian of ``sigma_px`` pixels, with unit variance in expectation.
+
+    Divided by the filter's own gain, not by the sample's standard deviation: a swath much smaller than
+    the smoothing scale is then one near-constant draw of the large-scale field, as it should be (dividing
+    by its tiny sample spread blew such swaths up to absurd values).
+    """
+    return ndimage.gaussian_filter(rng.standard_normal(shape), sigma_px, mode="wrap") / _smoothing_gain(sigma_px)
+
+
+@functools.lru_cache(maxsize=16)
+def _smoothing_gain(sigma_px: float) -> float:
+    """Standard deviation of unit white noise after the 2-D Gaussian filter: the kernel's L2 norm."""
+    half = int(np.ceil(4 * sigma_px))
+    impulse = np.zeros((2 * half + 1, 2 * half + 1))
+    impulse[half, half] = 1.0
+    return float(np.sqrt(np.sum(ndimage.gaussian_filter(impulse, sigma_px, mode="constant") ** 2)))
+
+
 @dataclass
 class Aerosol:
     """The day's aerosol retrieval fields (lines, pixels): AOT at 865 nm and the 443-865 Angstrom exponent."""
@@ -152,8 +172,7 @@ def aerosol_fields(shape, pixel_km: float, rng: np.random.Generator) -> Aerosol:
     """A day's aerosol: a log-normal basin value with smooth ~40 km structure (+-20 %), and an Angstrom
     exponent drawn per day with small spatial variation."""
     base = AOT_865_MEDIAN * np.exp(AOT_865_LOG_SD * rng.standard_normal())
-    structure = ndimage.gaussian_filter(rng.standard_normal(shape), 40.0 / pixel_km, mode="wrap")
-    structure /= max(structure.std(), 1e-12)
+    structure = smooth_noise(shape, 40.0 / pixel_km, rng)
     aot = base * np.exp(0.2 * structure)
     angstrom = rng.uniform(*ANGSTROM_RANGE) + 0.1 * structure
     return Aerosol(aot.astype(np.float64), angstrom.astype(np.float64))
@@ -204,8 +223,7 @@ def observe(rrs_water: np.ndarray, overpass: Overpass, water: np.ndarray, cloud_
     scale = correction_error_scale(nir, wavelengths)
     if aerosol is not None:
         scale = scale * (0.5 + 0.5 * aerosol.aot_865 / AOT_865_MEDIAN)[..., None]
-    misfit = ndimage.gaussian_filter(rng.standard_normal(shape), 30.0 / pixel_km, mode="wrap")
-    misfit /= max(misfit.std(), 1e-12)
+    misfit = smooth_noise(shape, 30.0 / pixel_km, rng)
     land_km = ndimage.distance_transform_edt(water) * pixel_km
     adjacency = ADJACENCY_AMPLITUDE * np.exp(-np.maximum(land_km - pixel_km / 2, 0.0) / ADJACENCY_KM)
     haze = np.where(cloud, 0.0, 1.5e-3 * np.exp(-np.maximum(cloud_km - 2.5, 0.0) / 3.0))
