@@ -46,8 +46,16 @@ def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
 
     start, end = access.pace_season(args.year)  # refuses a year outside the mission at once
     found = access.search_pace_granules(start, end, WESTERN_LAKE_ERIE_BBOX, version=args.version)
-    print(f"{len(found)} PACE OCI L2 AOP granules over western Lake Erie in {args.year}")
-    return access.download_granules(found[: args.limit] if args.limit else found, folder)
+    print(f"{len(found)} PACE OCI L2 AOP granules (V{args.version}) over western Lake Erie in {args.year}")
+    found = found[: args.limit] if args.limit else found
+    if args.whole_granules:
+        return access.download_granules(found, folder)
+    from spectm.data import stream
+
+    results = stream.subset_granules(found, WESTERN_LAKE_ERIE_BBOX, folder, session=access.earthdata_session())
+    fetched = sum(r.bytes_fetched or 0 for r in results)
+    print(f"streamed the western Lake Erie window of {len(results)} granules: {fetched / 1e6:,.1f} MB fetched")
+    return [r.path for r in results if r.path is not None]
 
 
 def _fetch_glerl(args: argparse.Namespace, folder: str) -> list:
@@ -102,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("source", choices=["pace", "glerl", "gridmet"])
     fetch.add_argument("--year", type=int, default=2024,
                        help="season: GLERL 2012-2022 and 2024-2025, gridMET 1979-now, PACE 2024-now")
-    fetch.add_argument("--version", default="3.1", help="PACE L2 AOP processing version")
+    fetch.add_argument("--version", default="3.2", help="PACE L2 AOP processing version (3.2, or 3.1 on request)")
+    fetch.add_argument("--whole-granules", action="store_true",
+                       help="PACE: download whole granules instead of streaming only the Lake Erie window")
     fetch.add_argument("--limit", type=int, default=0, help="download at most this many granules (0: all)")
     fetch.add_argument("--out", default=None, help="cache folder (default: data/real)")
     fetch.set_defaults(run=_fetch)

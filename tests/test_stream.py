@@ -403,3 +403,27 @@ def test_connection_lost_mid_stream_is_one_sentence_and_writes_nothing(served, t
         with pytest.raises(DataAccessError, match="Lost 127.0.0.1.*nothing was written"):
             stream.subset_granule(server.url(path.name), BBOX, tmp_path, fs=_http())
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_fetch_pace_streams_the_lake_erie_window_by_default(served, tmp_path, monkeypatch, capsys):
+    from spectm import cli
+    from spectm.data import access
+
+    path = served["3.2"]
+    with RangeServer(path.parent) as server:
+        record = access.GranuleRecord(name=path.name, url=server.url(path.name), size=path.stat().st_size)
+        asked = {}
+
+        def search(start, end, bbox, version):
+            asked["version"] = version
+            return [record]
+
+        monkeypatch.setattr(access, "search_pace_granules", search)
+        monkeypatch.setattr(access, "earthdata_session", requests.Session)
+        assert cli.main(["fetch", "pace", "--year", "2024", "--out", str(tmp_path)]) == 0
+        fetched = server.bytes_served
+    subset = tmp_path / "pace" / path.name
+    assert asked["version"] == "3.2"
+    assert subset.exists() and subset.stat().st_size < path.stat().st_size
+    assert 0 < fetched < path.stat().st_size / 2
+    assert "streamed the western Lake Erie window of 1 granules" in capsys.readouterr().out

@@ -327,7 +327,7 @@ def search_pace_granules(
     end: str,
     bbox: tuple[float, float, float, float],
     short_name: str | Sequence[str] = "PACE_OCI_L2_AOP",
-    version: str = "3.1",
+    version: str = "3.2",
     cloud_cover: tuple[float, float] | None = (0, 50),
     count: int = 2000,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
