@@ -129,6 +129,12 @@ def gemm_peak(device: torch.device, size: int = 2048, repeats: int = 5) -> dict:
     return {"size": size, "flop_per_s": rates}
 
 
+def _faster(first: dict, second: dict) -> dict:
+    """Per dtype the higher of two GEMM rate measurements (the one less slowed by other load)."""
+    rates = {k: max(first["flop_per_s"][k], second["flop_per_s"][k]) for k in first["flop_per_s"]}
+    return {**first, "flop_per_s": rates, "measurements": 2, "statistic": "fastest of 5 x 2 matmuls"}
+
+
 def _status_kib(field: str) -> int:
     """A ``kB`` field of ``/proc/self/status`` (Linux): ``VmRSS`` now, ``VmHWM`` the peak of this process.
 
@@ -188,6 +194,7 @@ def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None,
                "gemm_peak": gemm_peak(device), "models": {}}
     names = ("spectm", "spectm_before", "spectm_mask_tokens", "reference")
     models = results["models"] = throughput(names, pixels, batch, mask, device, warmup, steps)
+    results["gemm_peak"] = _faster(results["gemm_peak"], gemm_peak(device))  # before and after the models
     if memory:
         for which in ("spectm", "reference"):
             models[which]["memory"] = peak_memory(which, batch_size, device)
