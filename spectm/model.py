@@ -11,6 +11,12 @@ Two ways to treat masked bands (``ModelConfig.encoder_sees_mask_tokens``):
 
 The decoder exists in both modes, so the two differ only in what the encoder sees. Bands a pixel lacks (NaN,
 the OCI gap, or ``observed=False``) always enter as a learned no-observation token and are never scored.
+
+Fast paths (same parameters, same function up to float rounding; ``tests/test_model_fast.py`` compares them
+with the frozen earlier code): when every row masks the same bands (targeted masking) the drop mode tokenizes
+only the kept bands and runs the decoder in kept-then-masked order, with no per-row gather, padding or
+scatter; a shared ``(B,)`` wavelength grid is embedded once; short bf16 sequences on the CPU use matmul-softmax
+attention instead of SDPA's CPU flash kernel.
 """
 
 from __future__ import annotations
