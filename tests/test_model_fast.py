@@ -16,11 +16,11 @@ GAP = torch.from_numpy(gap_mask(wavelength_grid("paper122")).values)
 OUTPUTS = ("reconstruction", "future", "indices", "embedding")
 
 
-def make_batch(n: int = 12, seed: int = 0) -> dict:
+def make_batch(n: int = 12, seed: int = 0, missing: float = 0.03) -> dict:
     g = torch.Generator().manual_seed(seed)
     values = 0.01 + 0.005 * torch.rand(n, 122, generator=g)
     values[:, GAP] = float("nan")
-    values[torch.rand(n, 122, generator=g) < 0.03] = float("nan")  # scattered missing bands
+    values[torch.rand(n, 122, generator=g) < missing] = float("nan")  # scattered missing bands
     future = 0.01 + 0.005 * torch.rand(n, 122, generator=g)
     future[:, GAP] = float("nan")
     return {"values": values, "indices": torch.randn(n, 4, generator=g), "future": future,
@@ -71,6 +71,15 @@ def test_fast_model_matches_the_frozen_model_in_fp32(family, mask_tokens):
     compare(old, new, batch, mask)
 
 
+def test_targeted_mask_on_the_shared_layout_matches_the_frozen_model():
+    """Without scattered missing bands every row masks the same observed bands: the shared-layout path."""
+    old, new = twin_models()
+    batch, mask = make_batch(missing=0.0), make_mask("targeted", WL, 12, None)
+    observed = torch.isfinite(batch["values"])
+    assert fast.shared_band_order(mask & observed) is not None
+    compare(old, new, batch, mask)
+
+
 def test_targeted_mask_takes_the_shared_layout_and_random_does_not():
     mask = make_mask("targeted", WL, 5, None)
     order, n_kept = fast.shared_band_order(mask)
@@ -90,7 +99,7 @@ def test_shared_layout_with_a_fully_masked_row_falls_back_to_the_general_path():
 def test_per_pixel_wavelength_grids_match():
     old, new = twin_models()
     wavelengths = WL.expand(12, -1) + 0.1 * torch.arange(12.0).unsqueeze(1)
-    compare(old, new, make_batch(), make_mask("targeted", WL, 12, None), wavelengths)
+    compare(old, new, make_batch(missing=0.0), make_mask("targeted", WL, 12, None), wavelengths)
 
 
 def test_matmul_attention_matches_sdpa_with_key_padding():
@@ -108,7 +117,7 @@ def test_bf16_autocast_fast_model_stays_within_bf16_rounding_of_the_frozen_model
     """bf16 rounds differently in the matmul-softmax attention than in SDPA's kernel: agreement to a few
     bf16 ulps (2^-8 relative), not to float32 precision."""
     old, new = twin_models(n_layers=1)
-    batch, mask = make_batch(), make_mask("targeted", WL, 12, None)
+    batch, mask = make_batch(missing=0.0), make_mask("targeted", WL, 12, None)
     out_a, loss_a, grads_a = outputs_loss_grads(old, before, batch, mask, dtype=torch.bfloat16)
     out_b, loss_b, grads_b = outputs_loss_grads(new, fast, batch, mask, dtype=torch.bfloat16)
     for name in OUTPUTS:
