@@ -237,10 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-flops", type=float, default=H100_BF16_PEAK, help="device bf16 peak, FLOP/s")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-quick-shape", action="store_true", help="skip the quick-profile comparison")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (on a shared machine 1 keeps a descheduled thread from "
+                             "stalling every GEMM; default: torch's)")
     parser.add_argument("--out", default=None,
                         help="JSON path (default benchmarks/results/train_<device>.json)")
     parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_probe:
         _memory_probe(args.memory_probe, args.batch_size)
         return 0
