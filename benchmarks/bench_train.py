@@ -39,14 +39,15 @@ def make_batch(batch_size: int, device: torch.device):
 
 
 #: Model name -> module holding its SpecTM (``spectm_before``: the frozen copy of the pre-fast-path code).
-SPECTM_MODULES = {"spectm": "spectm.model", "spectm_mask_tokens": "spectm.model",
+SPECTM_MODULES = {"spectm": "spectm.model", "spectm_mask_tokens": "spectm.model", "spectm_fp32": "spectm.model",
                   "spectm_before": "benchmarks.reference_spectm"}
 
 
 def build(which: str, pixels, device: torch.device, profile: str = "paper"):
     """``(step_function, parameter_count, precision)`` of one training step of model ``which``, with the
     ``profile``'s model size and precision (the reference is paper-shaped, float32)."""
-    config = resolve_config({"profile": profile, "device": device.type})
+    config = resolve_config({"profile": profile, "device": device.type,
+                             **({"precision": "fp32"} if which == "spectm_fp32" else {})})
     torch.manual_seed(0)
     wavelengths = torch.tensor(pixels.wavelengths, dtype=torch.float32, device=device)
     if which == "reference":
@@ -192,13 +193,15 @@ def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None,
                "masking": "targeted (28 of 122 bands)", "warmup_steps": warmup, "timed_steps": steps,
                "statistic": "fastest step (median also given), model steps interleaved",
                "gemm_peak": gemm_peak(device), "models": {}}
-    names = ("spectm", "spectm_before", "spectm_mask_tokens", "reference")
+    names = ("spectm", "spectm_before", "spectm_mask_tokens", "spectm_fp32", "reference")
     models = results["models"] = throughput(names, pixels, batch, mask, device, warmup, steps)
     results["gemm_peak"] = _faster(results["gemm_peak"], gemm_peak(device))  # before and after the models
     if memory:
         for which in ("spectm", "reference"):
             models[which]["memory"] = peak_memory(which, batch_size, device)
     results["speedup_vs_reference"] = models["spectm"]["samples_per_s"] / models["reference"]["samples_per_s"]
+    results["speedup_fp32_vs_reference"] = (models["spectm_fp32"]["samples_per_s"]
+                                            / models["reference"]["samples_per_s"])
     results["speedup_vs_before"] = models["spectm"]["samples_per_s"] / models["spectm_before"]["samples_per_s"]
     results["speedup_target"] = 3.0
     _fractions_of_peak(results, device, peak_flops)
