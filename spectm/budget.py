@@ -107,3 +107,29 @@ def long_run_allowed(flag: bool = False, environ=None) -> bool:
     """True when the caller passed ``--allow-long-run`` or the environment sets SPECTM_ALLOW_LONG_RUN=1."""
     value = (os.environ if environ is None else environ).get(ALLOW_LONG_RUN_ENV, "")
     return flag or value.strip().lower() in ("1", "true", "yes")
+
+
+def gemm_rates(device="cpu", size: int = 1024, repeats: int = 3) -> dict:
+    """Dense matmul FLOP/s of this device in bfloat16 and float32 (fastest of ``repeats``), for deciding
+    whether bf16 autocast pays here: some CPUs list ``avx512_bf16`` yet multiply bf16 slower than float32
+    (measured on this project's shared Xeon: 59 versus 109 GFLOP/s at 2048^2)."""
+    device = torch.device(device)
+    rates = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
+        a @ b
+        best = float("inf")
+        for _ in range(repeats):
+            _sync(device)
+            start = time.perf_counter()
+            a @ b
+            _sync(device)
+            best = min(best, time.perf_counter() - start)
+        rates[str(dtype).replace("torch.", "")] = 2 * size**3 / best
+    return rates
+
+
+def bf16_pays_off(rates: dict, margin: float = 1.2) -> bool:
+    """True when the measured bf16 matmul rate beats float32's by ``margin`` (autocast adds casts, so a
+    bare tie would lose)."""
+    return rates["bfloat16"] >= margin * rates["float32"]

@@ -52,3 +52,18 @@ def test_timing_a_tiny_model_counts_real_steps(monkeypatch):
     estimate = estimate_run(TINY, n_samples=16)
     assert len(calls) == 4  # one warm-up and three timed steps
     assert estimate["seconds_per_step"] > 0 and estimate["steps"] == 4
+
+
+def test_bf16_pays_off_only_with_a_clear_margin():
+    from spectm.budget import bf16_pays_off
+
+    assert bf16_pays_off({"bfloat16": 900e9, "float32": 200e9})
+    assert not bf16_pays_off({"bfloat16": 59e9, "float32": 109e9})
+    assert not bf16_pays_off({"bfloat16": 110e9, "float32": 100e9})
+
+
+def test_gemm_rates_measures_both_precisions():
+    from spectm.budget import gemm_rates
+
+    rates = gemm_rates(size=64, repeats=1)
+    assert set(rates) == {"bfloat16", "float32"} and all(rate > 0 for rate in rates.values())
