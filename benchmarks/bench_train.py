@@ -39,7 +39,8 @@ def make_batch(batch_size: int, device: torch.device):
 
 
 #: Model name -> module holding its SpecTM (``spectm_before``: the frozen copy of the pre-fast-path code).
-SPECTM_MODULES = {"spectm": "spectm.model", "spectm_mask_tokens": "spectm.model", "spectm_fp32": "spectm.model",
+SPECTM_MODULES = {"spectm": "spectm.model", "spectm_mask_tokens": "spectm.model",
+                  "spectm_fp32": "spectm.model",
                   "spectm_before": "benchmarks.reference_spectm"}
 
 
@@ -187,7 +188,10 @@ def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None,
     warmup = 1 if device.type == "cpu" else 5
     pixels, batch = make_batch(batch_size, device)
     mask = make_mask("targeted", pixels.wavelengths, batch_size, None).to(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
     results = {"device": str(device), "device_name": name, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "batch_size": batch_size, "bands": len(pixels.wavelengths),
                "masking": "targeted (28 of 122 bands)", "warmup_steps": warmup, "timed_steps": steps,
@@ -202,7 +206,8 @@ def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None,
     results["speedup_vs_reference"] = models["spectm"]["samples_per_s"] / models["reference"]["samples_per_s"]
     results["speedup_fp32_vs_reference"] = (models["spectm_fp32"]["samples_per_s"]
                                             / models["reference"]["samples_per_s"])
-    results["speedup_vs_before"] = models["spectm"]["samples_per_s"] / models["spectm_before"]["samples_per_s"]
+    results["speedup_vs_before"] = (models["spectm"]["samples_per_s"]
+                                    / models["spectm_before"]["samples_per_s"])
     results["speedup_target"] = 3.0
     _fractions_of_peak(results, device, peak_flops)
     results["flop_convention"] = ("6 x trainable parameters x band tokens per second (122 per sample), also "

@@ -15,8 +15,8 @@ the OCI gap, or ``observed=False``) always enter as a learned no-observation tok
 Fast paths (same parameters, same function up to float rounding; ``tests/test_model_fast.py`` compares them
 with the frozen earlier code): when every row masks the same bands (targeted masking) the drop mode tokenizes
 only the kept bands and runs the decoder in kept-then-masked order, with no per-row gather, padding or
-scatter; a shared ``(B,)`` wavelength grid is embedded once; short bf16 sequences on the CPU use matmul-softmax
-attention instead of SDPA's CPU flash kernel.
+scatter; a shared ``(B,)`` wavelength grid is embedded once; short bf16 sequences on the CPU use
+matmul-softmax attention instead of SDPA's CPU flash kernel.
 """
 
 from __future__ import annotations
@@ -328,7 +328,8 @@ class SpecTM(nn.Module):
 
     def _forward_shared(self, x, wavelengths, mask, observed, order, n_kept: int):
         """The drop path for a mask shared by all rows: only the kept bands are tokenized (tokens are per
-        band, so this equals tokenizing all and selecting), then encoder and :meth:`Decoder.forward_shared`."""
+        band, so this equals tokenizing all and selecting), then the encoder and
+        :meth:`Decoder.forward_shared`."""
         keep = order[:n_kept]
         tokens = self.tokenizer(x.index_select(1, keep), wavelengths.index_select(-1, keep),
                                 mask.index_select(1, keep), observed.index_select(1, keep))
