@@ -1,14 +1,16 @@
-"""Training throughput of SpecTM's paper-shaped model against the plain reference, in one run.
+"""Training throughput of SpecTM against the plain reference and against its own earlier code, in one run.
 
 ``python -m benchmarks train [--device cpu|cuda] [--quick]`` prints and writes a JSON with samples per second
-of both models, their ratio, the peak memory of one step and, on CUDA, the fraction of the bf16 peak
-reached by 6 x parameters x tokens per second. Targets (>= 1.5x the reference on CPU) are reported, never
-asserted: speed depends on the machine.
+of the paper-shaped models, their ratio, the peak memory of one step, the fraction of this machine's measured
+bf16 GEMM peak reached by 6 x parameters x tokens per second, and the ``quick``-profile model against the
+frozen pre-fast-path copy (:mod:`benchmarks.reference_spectm`). Targets (>= 3x the reference, >= 2x the
+earlier quick step) are reported, never asserted: speed depends on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import platform
 import statistics
@@ -22,7 +24,7 @@ import torch
 from benchmarks.reference import ReferenceModel, reference_batch, reference_loss
 from spectm.datasets import PixelSpectra, synthetic_spectra
 from spectm.masking import make_mask
-from spectm.model import Normalizer, SpecTM, count_parameters, model_config
+from spectm.model import Normalizer, count_parameters
 from spectm.train import autocast_dtype, make_optimizer, resolve_config, standardise_indices, train_step
 
 #: Dense bf16 peak of an H100/H200 SXM (FLOP/s); pass --peak-flops for other GPUs.
@@ -36,9 +38,17 @@ def make_batch(batch_size: int, device: torch.device):
     return pixels, standardise_indices(batch, pixels.index_statistics(), device)
 
 
-def build(which: str, pixels, device: torch.device):
-    """``(step_function, parameter_count, precision)`` of one training step of model ``which``."""
-    config = resolve_config({"profile": "paper", "device": device.type})
+#: Model name -> module holding its SpecTM (``spectm_before``: the frozen copy of the pre-fast-path code).
+SPECTM_MODULES = {"spectm": "spectm.model", "spectm_mask_tokens": "spectm.model",
+                  "spectm_fp32": "spectm.model",
+                  "spectm_before": "benchmarks.reference_spectm"}
+
+
+def build(which: str, pixels, device: torch.device, profile: str = "paper"):
+    """``(step_function, parameter_count, precision)`` of one training step of model ``which``, with the
+    ``profile``'s model size and precision (the reference is paper-shaped, float32)."""
+    config = resolve_config({"profile": profile, "device": device.type,
+                             **({"precision": "fp32"} if which == "spectm_fp32" else {})})
     torch.manual_seed(0)
     wavelengths = torch.tensor(pixels.wavelengths, dtype=torch.float32, device=device)
     if which == "reference":
@@ -56,9 +66,10 @@ def build(which: str, pixels, device: torch.device):
             optimizer.step()
 
         return step, count_parameters(model), "float32"
-    sees_mask_tokens = which == "spectm_mask_tokens"
-    model = SpecTM(model_config("paper", n_bands=len(pixels.wavelengths), n_indices=len(pixels.index_names),
-                                encoder_sees_mask_tokens=sees_mask_tokens))
+    module = importlib.import_module(SPECTM_MODULES[which])
+    model = module.SpecTM(module.model_config(profile, n_bands=len(pixels.wavelengths),
+                                              n_indices=len(pixels.index_names),
+                                              encoder_sees_mask_tokens=which == "spectm_mask_tokens"))
     model.normalizer.fit(pixels.values)
     model.to(device)
     optimizer = make_optimizer(model, config)
@@ -75,11 +86,11 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def throughput(names, pixels, batch, mask, device, warmup: int, steps: int) -> dict:
+def throughput(names, pixels, batch, mask, device, warmup: int, steps: int, profile: str = "paper") -> dict:
     """Per model: samples/s from the fastest step (the one least disturbed by other load; the median is
     reported too). Steps of the models are interleaved (A, B, C, A, ...) so that a load change on a shared
     machine hits every model alike."""
-    built = {name: build(name, pixels, device) for name in names}
+    built = {name: build(name, pixels, device, profile) for name in names}
     for step, _, _ in built.values():
         for _ in range(warmup):
             step(batch, mask)
@@ -100,6 +111,30 @@ def throughput(names, pixels, batch, mask, device, warmup: int, steps: int) -> d
                          "parameters": n_params, "precision": precision,
                          "model_flop_per_s": 6 * n_params * n * bands / step_s}
     return results
+
+
+def gemm_peak(device: torch.device, size: int = 2048, repeats: int = 5) -> dict:
+    """This machine's dense GEMM rate (FLOP/s, fastest of ``repeats``) for a ``size``^2 bf16 and float32
+    matmul: the yardstick that travels with the machine, measured in the same run as the models."""
+    rates = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
+        a @ b  # warm-up: library dispatch, page faults
+        best = float("inf")
+        for _ in range(repeats):
+            sync(device)
+            start = time.perf_counter()
+            a @ b
+            sync(device)
+            best = min(best, time.perf_counter() - start)
+        rates[str(dtype).replace("torch.", "")] = 2 * size**3 / best
+    return {"size": size, "flop_per_s": rates}
+
+
+def _faster(first: dict, second: dict) -> dict:
+    """Per dtype the higher of two GEMM rate measurements (the one less slowed by other load)."""
+    rates = {k: max(first["flop_per_s"][k], second["flop_per_s"][k]) for k in first["flop_per_s"]}
+    return {**first, "flop_per_s": rates, "measurements": 2, "statistic": "fastest of 5 x 2 matmuls"}
 
 
 def _status_kib(field: str) -> int:
@@ -145,7 +180,7 @@ def _memory_probe(which: str, batch_size: int) -> None:
 
 
 def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None, steps: int | None = None,
-        peak_flops: float = H100_BF16_PEAK, memory: bool = True) -> dict:
+        peak_flops: float = H100_BF16_PEAK, memory: bool = True, small: bool = True) -> dict:
     device = torch.device(device)
     batch_size = batch_size or (64 if quick else 256)
     if steps is None:
@@ -161,21 +196,44 @@ def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None,
                "threads": torch.get_num_threads(), "batch_size": batch_size, "bands": len(pixels.wavelengths),
                "masking": "targeted (28 of 122 bands)", "warmup_steps": warmup, "timed_steps": steps,
                "statistic": "fastest step (median also given), model steps interleaved",
-               "models": {}}
-    names = ("spectm", "spectm_mask_tokens", "reference")
+               "gemm_peak": gemm_peak(device), "models": {}}
+    names = ("spectm", "spectm_before", "spectm_mask_tokens", "spectm_fp32", "reference")
     models = results["models"] = throughput(names, pixels, batch, mask, device, warmup, steps)
+    results["gemm_peak"] = _faster(results["gemm_peak"], gemm_peak(device))  # before and after the models
     if memory:
         for which in ("spectm", "reference"):
             models[which]["memory"] = peak_memory(which, batch_size, device)
     results["speedup_vs_reference"] = models["spectm"]["samples_per_s"] / models["reference"]["samples_per_s"]
-    results["speedup_target"] = 1.5
-    if device.type == "cuda":
-        results["peak_flops"] = peak_flops
-        for entry in models.values():
-            entry["fraction_of_peak"] = entry["model_flop_per_s"] / peak_flops
+    results["speedup_fp32_vs_reference"] = (models["spectm_fp32"]["samples_per_s"]
+                                            / models["reference"]["samples_per_s"])
+    results["speedup_vs_before"] = (models["spectm"]["samples_per_s"]
+                                    / models["spectm_before"]["samples_per_s"])
+    results["speedup_target"] = 3.0
+    _fractions_of_peak(results, device, peak_flops)
     results["flop_convention"] = ("6 x trainable parameters x band tokens per second (122 per sample), also "
                                   "for tokens SpecTM drops from its encoder: an upper bound of its work")
+    if small:
+        results["quick_shape"] = quick_shape(pixels, batch, mask, device, warmup, steps)
     return results
+
+
+def _fractions_of_peak(results: dict, device: torch.device, peak_flops: float) -> None:
+    """Each model's FLOP rate over this run's measured bf16 GEMM rate; on CUDA also over ``peak_flops``."""
+    measured = results["gemm_peak"]["flop_per_s"]["bfloat16"]
+    for entry in results["models"].values():
+        entry["fraction_of_measured_bf16_gemm"] = entry["model_flop_per_s"] / measured
+    if device.type == "cuda":
+        results["peak_flops"] = peak_flops
+        for entry in results["models"].values():
+            entry["fraction_of_peak"] = entry["model_flop_per_s"] / peak_flops
+
+
+def quick_shape(pixels, batch, mask, device, warmup: int, steps: int) -> dict:
+    """The ``quick`` profile's model (width 64, 2 layers, its own precision) today against the frozen
+    pre-fast-path copy, same batch and mask, steps interleaved: the before/after ratio of many small runs."""
+    models = throughput(("spectm", "spectm_before"), pixels, batch, mask, device, warmup, 2 * steps, "quick")
+    return {"profile": "quick", "models": models, "speedup_target": 2.0,
+            "speedup_vs_before": models["spectm"]["samples_per_s"] / models["spectm_before"]["samples_per_s"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,14 +244,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="timed steps (warm-up excluded)")
     parser.add_argument("--peak-flops", type=float, default=H100_BF16_PEAK, help="device bf16 peak, FLOP/s")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-quick-shape", action="store_true", help="skip the quick-profile comparison")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (on a shared machine 1 keeps a descheduled thread from "
+                             "stalling every GEMM; default: torch's)")
     parser.add_argument("--out", default=None,
                         help="JSON path (default benchmarks/results/train_<device>.json)")
     parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_probe:
         _memory_probe(args.memory_probe, args.batch_size)
         return 0
-    results = run(args.device, args.quick, args.batch_size, args.steps, args.peak_flops, not args.no_memory)
+    results = run(args.device, args.quick, args.batch_size, args.steps, args.peak_flops, not args.no_memory,
+                  not args.no_quick_shape)
     text = json.dumps(results, indent=2)
     print(text)
     out = Path(args.out or Path(__file__).parent / "results" / f"train_{args.device.replace(':', '')}.json")

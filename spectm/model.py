@@ -11,6 +11,12 @@ Two ways to treat masked bands (``ModelConfig.encoder_sees_mask_tokens``):
 
 The decoder exists in both modes, so the two differ only in what the encoder sees. Bands a pixel lacks (NaN,
 the OCI gap, or ``observed=False``) always enter as a learned no-observation token and are never scored.
+
+Fast paths (same parameters, same function up to float rounding; ``tests/test_model_fast.py`` compares them
+with the frozen earlier code): when every row masks the same bands (targeted masking) the drop mode tokenizes
+only the kept bands and runs the decoder in kept-then-masked order, with no per-row gather, padding or
+scatter; a shared ``(B,)`` wavelength grid is embedded once; short bf16 sequences on the CPU use
+matmul-softmax attention instead of SDPA's CPU flash kernel.
 """
 
 from __future__ import annotations
@@ -119,6 +125,30 @@ class BandTokenizer(nn.Module):
         return tokens + self.wavelength(wavelengths)
 
 
+#: Longest sequence for which bf16 CPU attention takes the plain matmul-softmax path: at SpecTM's lengths
+#: (<= 122 band tokens) its (L, L) score matrix is small, and measured here (AVX512-BF16, head width 32) it
+#: ran 1.7-2.7x faster than SDPA's CPU flash kernel in bf16. In float32 the flash kernel was faster (head
+#: width 16: 1.8x), so float32 keeps it.
+MATMUL_ATTENTION_MAX_LENGTH = 256
+
+
+def use_matmul_attention(q: torch.Tensor, dropout: float) -> bool:
+    """True for short bf16/fp16 sequences on the CPU without dropout (see MATMUL_ATTENTION_MAX_LENGTH)."""
+    return (q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and dropout == 0.0
+            and q.shape[-2] <= MATMUL_ATTENTION_MAX_LENGTH)
+
+
+def matmul_attention(q, k, v, key_valid=None):
+    """``softmax(q k^T / sqrt(d)) v`` written out; ``q, k, v`` (N, H, L, d); ``key_valid`` (N, L) or None.
+
+    The same function as :func:`torch.nn.functional.scaled_dot_product_attention` (no dropout), up to float
+    rounding. A row always has a valid key (the caller keeps one), so no softmax row is all ``-inf``."""
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if key_valid is not None:
+        scores = scores.masked_fill(~key_valid[:, None, None, :], float("-inf"))
+    return scores.softmax(-1) @ v
+
+
 class Attention(nn.Module):
     def __init__(self, width: int, n_heads: int, dropout: float = 0.0):
         super().__init__()
@@ -133,9 +163,12 @@ class Attention(nn.Module):
         """``x`` (N, L, D); ``key_valid`` (N, L) bool, False for padding that no token may attend to."""
         n, length, width = x.shape
         q, k, v = self.qkv(x).view(n, length, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        attn_mask = None if key_valid is None else key_valid[:, None, None, :]
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        dropout = self.dropout if self.training else 0.0
+        if use_matmul_attention(q, dropout):
+            x = matmul_attention(q, k, v, key_valid)
+        else:
+            attn_mask = None if key_valid is None else key_valid[:, None, None, :]
+            x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
         return self.proj_drop(self.proj(x.transpose(1, 2).reshape(n, length, width)))
 
 
@@ -185,12 +218,28 @@ class Decoder(nn.Module):
 
     def forward(self, encoded, wavelengths, keep_ids=None, key_valid=None):
         """``encoded`` (N, L, D); ``keep_ids`` (N, L) band index of each encoder token when bands were
-        dropped (None: L = B in band order). Returns reconstruction and future, each (N, B)."""
+        dropped (None: L = B in band order); ``wavelengths`` (B,) or (N, B). Returns reconstruction and
+        future, each (N, B)."""
         x = self.embed(encoded)
         if keep_ids is not None:
             x = torch.where(key_valid.unsqueeze(-1), x, self.mask_token)  # padding slots hold dropped bands
             full = self.mask_token.expand(x.shape[0], wavelengths.shape[-1], -1)
             x = full.scatter(1, keep_ids.unsqueeze(-1).expand_as(x), x)
+        return self._predict(x, wavelengths)
+
+    def forward_shared(self, encoded, wavelengths, order):
+        """:meth:`forward` when every row dropped the same bands: ``order`` (B,) lists the L kept bands (the
+        encoder's tokens) then the dropped ones. The body runs in that order, mask tokens appended, since
+        attention and the per-token layers do not depend on token order (the wavelength embedding travels
+        with each token); only the (N, B) predictions are put back in band order."""
+        x = self.embed(encoded)
+        x = x.to(torch.promote_types(x.dtype, self.mask_token.dtype))  # as the general path's scatter
+        fill = self.mask_token.expand(x.shape[0], order.numel() - x.shape[1], -1)
+        recon, future = self._predict(torch.cat([x, fill], dim=1), wavelengths.index_select(-1, order))
+        restore = torch.argsort(order)
+        return recon.index_select(1, restore), future.index_select(1, restore)
+
+    def _predict(self, x, wavelengths):
         x = self.body(x + self.wavelength(wavelengths))
         return self.reconstruction_head(x).squeeze(-1), self.future_head(x).squeeze(-1)
 
@@ -199,6 +248,16 @@ def masked_mean(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Mean of ``x`` (N, L, D) over tokens where ``weight`` (N, L) is True; zeros for an empty row."""
     weight = weight.unsqueeze(-1).to(x.dtype)
     return (x * weight).sum(1) / weight.sum(1).clamp(min=1)
+
+
+def shared_band_order(mask: torch.Tensor) -> tuple[torch.Tensor, int] | None:
+    """When every row of ``mask`` (N, B) hides the same bands and keeps at least one (targeted masking):
+    the (B,) band order kept-then-masked, each part in band order, and the number kept; else None. Then
+    the encoder needs no per-row gather, key padding or scatter. One host sync."""
+    if mask.shape[0] == 0 or not bool((mask == mask[:1]).all()):
+        return None
+    n_kept = int((~mask[0]).sum())
+    return (torch.argsort(mask[0].to(torch.uint8), stable=True), n_kept) if n_kept else None
 
 
 class SpecTM(nn.Module):
@@ -227,7 +286,9 @@ class SpecTM(nn.Module):
         finite = torch.isfinite(values)
         observed = finite if observed is None else finite & observed.bool()
         x = torch.where(observed, self.normalizer(values.nan_to_num(0.0)), 0.0)
-        wavelengths = torch.as_tensor(wavelengths, dtype=x.dtype, device=x.device).expand_as(x)
+        wavelengths = torch.as_tensor(wavelengths, dtype=x.dtype, device=x.device)
+        if wavelengths.dim() > 1:  # per-pixel grids; a shared (B,) grid is embedded once and broadcast
+            wavelengths = wavelengths.expand_as(x)
         return x, wavelengths, observed
 
     def forward(self, values, wavelengths, mask, observed=None) -> dict:
@@ -240,12 +301,14 @@ class SpecTM(nn.Module):
         """
         x, wavelengths, observed = self._inputs(values, wavelengths, observed)
         mask = mask.bool() & observed  # a missing band is a no-observation token, masked or not
-        tokens = self.tokenizer(x, wavelengths, mask, observed)
         if self.config.encoder_sees_mask_tokens:
-            encoded = self.encoder(tokens)
+            encoded = self.encoder(self.tokenizer(x, wavelengths, mask, observed))
             embedding = masked_mean(encoded, observed & ~mask)
             recon, future = self.decoder(encoded, wavelengths)
+        elif (shared := shared_band_order(mask)) is not None:  # targeted masking: one layout for every row
+            encoded, embedding, recon, future = self._forward_shared(x, wavelengths, mask, observed, *shared)
         else:  # drop masked bands: visible ones first in band order, padded to the longest row
+            tokens = self.tokenizer(x, wavelengths, mask, observed)
             keep_ids = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)[:, : int((~mask).sum(1).max())]
             key_valid = ~mask.gather(1, keep_ids)
             key_valid[:, 0] |= ~key_valid.any(1)  # a fully masked row still needs one key to attend to
@@ -262,6 +325,17 @@ class SpecTM(nn.Module):
             "observed": observed,
             "band_scale": self.normalizer.std,
         }
+
+    def _forward_shared(self, x, wavelengths, mask, observed, order, n_kept: int):
+        """The drop path for a mask shared by all rows: only the kept bands are tokenized (tokens are per
+        band, so this equals tokenizing all and selecting), then the encoder and
+        :meth:`Decoder.forward_shared`."""
+        keep = order[:n_kept]
+        tokens = self.tokenizer(x.index_select(1, keep), wavelengths.index_select(-1, keep),
+                                mask.index_select(1, keep), observed.index_select(1, keep))
+        encoded = self.encoder(tokens)
+        embedding = masked_mean(encoded, observed.index_select(1, keep))
+        return (encoded, embedding, *self.decoder.forward_shared(encoded, wavelengths, order))
 
     @torch.no_grad()
     def embed(self, values, wavelengths, observed=None) -> torch.Tensor:
