@@ -133,3 +133,36 @@ def bf16_pays_off(rates: dict, margin: float = 1.2) -> bool:
     """True when the measured bf16 matmul rate beats float32's by ``margin`` (autocast adds casts, so a
     bare tie would lose)."""
     return rates["bfloat16"] >= margin * rates["float32"]
+
+
+#: A CPU run estimated to train longer than this is refused unless allowed (``--allow-long-run``).
+LONG_RUN_LIMIT_HOURS = 3.0
+
+#: Runs with fewer optimiser steps than this are not timed first (every ``quick`` run is far below it).
+TIME_RUNS_ABOVE_STEPS = 2000
+
+
+class LongRunRefused(RuntimeError):
+    """A run would train for hours on a CPU and nobody said that was intended."""
+
+
+def check_long_run(config: dict, n_samples: int, device="cpu", allow: bool = False,
+                   limit_hours: float = LONG_RUN_LIMIT_HOURS) -> dict | None:  # fmt: skip
+    """Time a long CPU run before it starts; refuse it in one sentence when it exceeds ``limit_hours``.
+
+    Returns the estimate (printed as one line, so a notebook's log shows it) or None when the run is short
+    or not on a CPU. Raises :class:`LongRunRefused` unless ``allow`` or ``SPECTM_ALLOW_LONG_RUN=1``.
+    """
+    from spectm.train import resolve_config
+
+    if torch.device(device).type != "cpu":
+        return None
+    config = resolve_config(config)
+    if run_steps(config, n_samples) < TIME_RUNS_ABOVE_STEPS:
+        return None
+    estimate = estimate_run(config, n_samples, device)
+    print(f"estimated training time: {describe_duration(estimate['seconds'])} ({estimate['steps']} steps of "
+          f"{estimate['seconds_per_step']:.2f} s on {estimate['device']})", flush=True)
+    if estimate["hours"] > limit_hours and not long_run_allowed(allow):
+        raise LongRunRefused(long_run_sentence(estimate))
+    return estimate

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from spectm import paths
+from spectm import budget, paths
 from spectm.checkpoint import ResumeError, load_checkpoint, run_lock, source_fingerprint
 from spectm.datasets import PixelSpectra, from_pixel_table, split_by_date
 from spectm.profiles import get_profile
@@ -91,6 +91,7 @@ def pretrain(table: xr.Dataset, config: dict, train_data: PixelSpectra | None = 
     if train_data is None:
         train_data, validation_data, _, _ = pretraining_data(table, seed=0)
     config = dict(config, device=device or ("cuda" if torch.cuda.is_available() else "cpu"), resume=True)
+    budget.check_long_run(config, len(train_data), config["device"])  # hours on a CPU: refused, with the override
     with run_lock(out):  # held from training to summary, so a second process never writes here meanwhile
         if (out / "summary.json").exists():  # finished by another process while we prepared the data
             return _finished_run(out, train_data, validation_data)

@@ -512,6 +512,7 @@ def _literal(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
+    from spectm import budget
     from spectm.data.errors import DataFormatError
     from spectm.datasets import PixelSpectra, load_pixel_table, split_by_date, synthetic_spectra
 
@@ -523,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of dates held out")
     parser.add_argument("--synthetic-size", type=int, default=20000, help="spectra when --data synthetic")
     parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    parser.add_argument("--allow-long-run", action="store_true",
+                        help="train even when the run is estimated to take hours on this CPU")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key (Python literal), e.g. --set epochs=2")
     args = parser.parse_args(argv)
@@ -544,8 +547,9 @@ def main(argv: list[str] | None = None) -> int:
         data = PixelSpectra(table["rrs"], table["time"], table.get("future"),
                             table.get("wavelength", "paper122"))
         train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
+        budget.check_long_run(config, len(train_rows), config["device"], allow=args.allow_long_run)
         summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
-    except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError) as error:
+    except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError, budget.LongRunRefused) as error:
         print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one line, no traceback
         return 2
     if int(os.environ.get("RANK", "0")) == 0:

@@ -67,3 +67,37 @@ def test_gemm_rates_measures_both_precisions():
 
     rates = gemm_rates(size=64, repeats=1)
     assert set(rates) == {"bfloat16", "float32"} and all(rate > 0 for rate in rates.values())
+
+
+def test_a_long_cpu_run_is_refused_before_it_starts_and_the_override_lets_it_go(monkeypatch, capsys):
+    from spectm import budget
+
+    monkeypatch.setattr(budget, "time_steps", lambda config, device="cpu": 30.0)  # a paper-sized step here
+    monkeypatch.delenv(budget.ALLOW_LONG_RUN_ENV, raising=False)
+    config = {"profile": "paper", "epochs": 100, "batch_size": 256}
+    with pytest.raises(budget.LongRunRefused, match="--allow-long-run"):
+        budget.check_long_run(config, 20_000, "cpu")
+    assert "estimated training time" in capsys.readouterr().out
+    assert budget.check_long_run(config, 20_000, "cpu", allow=True)["hours"] > 3
+    monkeypatch.setenv(budget.ALLOW_LONG_RUN_ENV, "1")
+    assert budget.check_long_run(config, 20_000, "cpu")["steps"] == 100 * 79
+
+
+def test_short_runs_and_gpu_runs_are_not_timed(monkeypatch):
+    from spectm import budget
+
+    monkeypatch.setattr(budget, "time_steps", lambda *a, **k: pytest.fail("a short run must not be timed"))
+    assert budget.check_long_run({"profile": "quick", "epochs": 4, "batch_size": 256}, 20_000, "cpu") is None
+    assert budget.check_long_run({"profile": "paper", "epochs": 100}, 20_000, "cuda") is None
+
+
+def test_spectm_pretrain_refuses_a_long_cpu_run_in_one_line(monkeypatch, capsys, tmp_path):
+    from spectm import budget, train
+
+    monkeypatch.setattr(budget, "time_steps", lambda config, device="cpu": 30.0)
+    monkeypatch.delenv(budget.ALLOW_LONG_RUN_ENV, raising=False)
+    code = train.main(["--profile", "paper", "--data", "synthetic", "--synthetic-size", "4000",
+                       "--out", str(tmp_path / "run"), "--set", "epochs=200", "--set", "device='cpu'"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("spectm pretrain: the paper profile would train for")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
