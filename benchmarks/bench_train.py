@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.reference import ReferenceModel, reference_batch, reference_loss
+from spectm.budget import gemm_rates
 from spectm.datasets import PixelSpectra, synthetic_spectra
 from spectm.masking import make_mask
 from spectm.model import Normalizer, count_parameters
@@ -116,19 +117,7 @@ def throughput(names, pixels, batch, mask, device, warmup: int, steps: int, prof
 def gemm_peak(device: torch.device, size: int = 2048, repeats: int = 5) -> dict:
     """This machine's dense GEMM rate (FLOP/s, fastest of ``repeats``) for a ``size``^2 bf16 and float32
     matmul: the yardstick that travels with the machine, measured in the same run as the models."""
-    rates = {}
-    for dtype in (torch.bfloat16, torch.float32):
-        a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
-        a @ b  # warm-up: library dispatch, page faults
-        best = float("inf")
-        for _ in range(repeats):
-            sync(device)
-            start = time.perf_counter()
-            a @ b
-            sync(device)
-            best = min(best, time.perf_counter() - start)
-        rates[str(dtype).replace("torch.", "")] = 2 * size**3 / best
-    return {"size": size, "flop_per_s": rates}
+    return {"size": size, "flop_per_s": gemm_rates(device, size, repeats)}
 
 
 def _faster(first: dict, second: dict) -> dict:
