@@ -118,3 +118,20 @@ def test_across_seasons_each_held_out_season_uses_the_features_built_without_it(
     # 'leak' trains on 2024 rows (zeros) and cannot use the 2025 values it is handed at test time
     assert rows.loc["leak", "r2_2025"] < 0.2
     assert {"r2_2024", "r2_2025"} <= set(frame.columns)
+
+
+def test_across_seasons_with_a_tobit_model_and_the_views_that_do_not_lean_on_substitutes():
+    from spectm import fair_test
+
+    first = _samples(start="2024-06-03", weeks=10, seed=1)
+    second = _samples(start="2025-06-02", weeks=10, seed=2)
+    table = xr.concat([_table(first), _table(second)], dim="sample")
+    y, _ = protocol.table_target(table)
+    informative = (y + np.random.default_rng(0).normal(0, 0.2, y.size))[:, None]
+    features = {"informative": informative, "noise": np.random.default_rng(1).normal(size=(y.size, 1))}
+    ridge = controls.score_across_seasons(table, features, n_boot=20)
+    tobit = controls.score_across_seasons(table, features, n_boot=20, censored_at=-1.0)
+    assert tobit.set_index("features").loc["informative", "r2"] > 0.5
+    views = fair_test.other_views(ridge).set_index("features")
+    assert views.loc["informative", "auroc_1ug"] > 0.8 > views.loc["noise", "auroc_1ug"]
+    assert views.loc["informative", "r2_detected"] > views.loc["noise", "r2_detected"]

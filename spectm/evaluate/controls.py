@@ -33,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from spectm.data.glerl import utc_to_local
 from spectm.evaluate import protocol
 from spectm.evaluate.ablations import ClippedToTrainingRange
+from spectm.evaluate.censored import TobitRegressor
 from spectm.evaluate.features import band_features, index_features, season_features
 
 #: The four indices a limnologist would try first (names of :func:`spectm.physics.indices.all_indices`).
@@ -111,14 +112,18 @@ def control_features(table: xr.Dataset, samples: pd.DataFrame, lead_days: int = 
             "bucket": bucket_features(table)}  # fmt: skip
 
 
-def downstream_model(n_components: int | None = None):
+def downstream_model(n_components: int | None = None, censored_at: float | None = None):
     """The one downstream model of every control and embedding: impute (training mean, with an indicator),
     standardise, optionally a PCA fitted on the training fold, ridge with its alpha by leave-one-out,
-    predictions clipped to the training range."""
+    predictions clipped to the training range. ``censored_at`` (log10 of the detection limit) swaps the
+    ridge for a :class:`~spectm.evaluate.censored.TobitRegressor` that reads non-detects as "below"."""
     steps = [SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True), StandardScaler()]
     if n_components:
         steps.append(_BoundedPCA(n_components))
-    steps.append(RidgeCV(alphas=np.logspace(-2, 5, 29)))
+    if censored_at is None:
+        steps.append(RidgeCV(alphas=np.logspace(-2, 5, 29)))
+    else:
+        steps.append(TobitRegressor(limit=censored_at, alpha=1.0))
     return ClippedToTrainingRange(make_pipeline(*steps))
 
 
@@ -171,7 +176,7 @@ def score_controls(table: xr.Dataset, features: dict[str, pd.DataFrame | np.ndar
 
 def score_across_seasons(table: xr.Dataset, features: dict, nondetects: str = "substitute_limit",
                          reduce: dict[str, int] | None = None, level: float = 0.95, n_boot: int = 1000,
-                         seed: int = 0) -> pd.DataFrame:  # fmt: skip
+                         seed: int = 0, censored_at: float | None = None) -> pd.DataFrame:  # fmt: skip
     """Leave-one-season-out R^2 of every feature set: fit on the other seasons, predict the held-out one.
 
     ``table`` holds the matched samples of every season (its ``date`` gives the season). A value of
@@ -179,7 +184,8 @@ def score_across_seasons(table: xr.Dataset, features: dict, nondetects: str = "s
     ``{held-out season: matrix}`` built by an encoder pretrained *without* that season's imagery, so no
     test-season image reaches pretraining. Out-of-fold predictions are pooled over the held-out seasons;
     the interval is the week bootstrap of :mod:`~spectm.evaluate.protocol`. Also reported per held-out
-    season (``r2_<season>``).
+    season (``r2_<season>``). ``censored_at`` fits the Tobit model of :func:`downstream_model` instead
+    of the ridge.
     """
     reduce = dict(REDUCED if reduce is None else reduce)
     y, keep = protocol.table_target(table, nondetects)
@@ -194,7 +200,7 @@ def score_across_seasons(table: xr.Dataset, features: dict, nondetects: str = "s
             held_out = int(seasons[test[0]])
             matrix = matrices[held_out] if isinstance(matrices, dict) else matrices
             X = np.asarray(matrix, np.float64)[keep]
-            model = downstream_model(reduce.get(name)).fit(X[train], y[train])
+            model = downstream_model(reduce.get(name), censored_at).fit(X[train], y[train])
             oof[test] = model.predict(X[test])
         boot = protocol.week_bootstrap_r2(y, oof, groups, n_boot=n_boot, seed=seed)
         low, high = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2])
@@ -207,4 +213,5 @@ def score_across_seasons(table: xr.Dataset, features: dict, nondetects: str = "s
         oof_all[name] = oof
     frame = pd.DataFrame(rows)
     frame.attrs["oof"], frame.attrs["y"], frame.attrs["groups"], frame.attrs["seasons"] = oof_all, y, groups, seasons
+    frame.attrs["censored"] = np.asarray(table["mc_censored"].values, bool)[keep]
     return frame
