@@ -93,6 +93,12 @@ def task_table(data: dict[int, dict], task: str) -> tuple[xr.Dataset, pd.DataFra
     return table, samples
 
 
+def neighbourhood_controls(data: dict[int, dict], task: str) -> pd.DataFrame:
+    """``indices_3x3`` of every season's matched samples (each against its own season's pixel table)."""
+    return pd.concat([controls.neighbourhood_index_features(d[task], d["pixels"]) for _, d in sorted(data.items())],
+                     ignore_index=True)
+
+
 def leave_one_season_out(data: dict[int, dict], task: str, profile: str, seeds, epochs: int,
                          n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """Every control and every encoder arm scored leave-one-season-out on the same held-out seasons.
@@ -104,6 +110,7 @@ def leave_one_season_out(data: dict[int, dict], task: str, profile: str, seeds, 
     table, samples = task_table(data, task)
     lead = 0 if task == "current" else 8
     features: dict = dict(controls.control_features(table, samples, lead))
+    features["indices_3x3"] = neighbourhood_controls(data, task)
     encoders = encoder_features(data, task, profile, seeds, epochs)
     features.update(encoders)
     reduce = {**controls.REDUCED, **{name: EMBEDDING_COMPONENTS for name in encoders}}
@@ -160,7 +167,7 @@ def paired_difference(scores: pd.DataFrame, treatment: list[str], reference: lis
 
 
 #: Controls that stand in for "a baseline" (the bucket is an upper reference, not a baseline).
-BASELINE_CONTROLS = ("climatology", "persistence", "indices", "log_rrs_pca")
+BASELINE_CONTROLS = ("climatology", "persistence", "indices", "indices_3x3", "log_rrs_pca")
 
 
 def comparisons(scores: pd.DataFrame, seeds, task: str, n_boot: int = 2000, seed: int = 0) -> list[dict]:

@@ -135,3 +135,21 @@ def test_across_seasons_with_a_tobit_model_and_the_views_that_do_not_lean_on_sub
     views = fair_test.other_views(ridge).set_index("features")
     assert views.loc["informative", "auroc_1ug"] > 0.8 > views.loc["noise", "auroc_1ug"]
     assert views.loc["informative", "r2_detected"] > views.loc["noise", "r2_detected"]
+
+
+def test_neighbourhood_takes_the_pixels_around_the_match_in_the_same_granule_only():
+    wavelengths = np.array([620.0, 665.0, 709.0])
+    cells = [(g, l, c) for g in (0, 1) for l in range(4) for c in range(4)]
+    rrs = np.array([[g * 100 + l * 10 + c, 0, 0] for g, l, c in cells], float)
+    pixels = xr.Dataset({"Rrs": (("pixel", "wavelength"), rrs)},
+                        coords={"wavelength": wavelengths,
+                                "granule_index": ("pixel", [g for g, _, _ in cells]),
+                                "line": ("pixel", [l for _, l, _ in cells]),
+                                "column": ("pixel", [c for _, _, c in cells])})
+    corner = cells.index((0, 0, 0))
+    inner = cells.index((1, 2, 2))
+    table = xr.Dataset({"pixel_index": ("sample", [corner, inner])})
+    spectra, counts = controls.neighbourhood(table, pixels)
+    assert counts.tolist() == [4, 9]  # a corner has 4 pixels of its 3 x 3 in the granule
+    assert sorted(np.nan_to_num(spectra[0, :, 0], nan=-1).tolist()) == [-1] * 5 + [0, 1, 10, 11]
+    assert sorted(spectra[1, :, 0].tolist()) == [111, 112, 113, 121, 122, 123, 131, 132, 133]

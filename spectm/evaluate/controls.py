@@ -11,7 +11,8 @@ its order) fed to the same downstream model on the same folds as the embeddings
 - ``persistence``: log10 microcystin of the previous GLERL visit at the station (current week: the last
   visit before the sample's date; 8 days ahead: the last visit on or before the image date), with the
   days since it; a sample with no earlier visit gets the training mean and a missing-value indicator;
-- ``indices``: CI, PC line height, Simis PC and NDCI of the matched pixel;
+- ``indices``: CI, PC line height, Simis PC and NDCI of the matched pixel; ``indices_3x3`` their median
+  and interquartile range over the 3 x 3 pixels around it (same granule);
 - ``log_rrs_pca``: log10 Rrs of every observed band, reduced by a PCA fitted inside each training fold;
 - ``bucket``: the sample's own lab chlorophyll-a and phycocyanin, an upper reference ("what a bucket
   knows"): no satellite method can know the water better than a sample of it.
@@ -20,6 +21,8 @@ Embedding controls (an untrained encoder, random masking) come from :mod:`spectm
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -99,8 +102,49 @@ def log_rrs(table: xr.Dataset) -> pd.DataFrame:
     return np.log10(bands.clip(lower=LOG_RRS_FLOOR))
 
 
-def control_features(table: xr.Dataset, samples: pd.DataFrame, lead_days: int = 0) -> dict[str, pd.DataFrame]:
-    """Every control's feature matrix for one matchup table (rows in the table's order)."""
+def neighbourhood(table: xr.Dataset, pixels: xr.Dataset, radius: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Per matched sample, the (2 * radius + 1)^2 valid pixels around its pixel in the same granule.
+
+    Returns ``(spectra, counts)``: ``spectra`` (sample, 9, wavelength) with NaN where a neighbour is not a
+    valid water pixel, and how many neighbours were found. A single pixel carries its sensor noise and
+    its own patch of scum; the neighbourhood's median and spread say how representative it is.
+    """
+    keys = {(g, l, c): i for i, (g, l, c) in enumerate(zip(pixels["granule_index"].values.tolist(),
+                                                           pixels["line"].values.tolist(),
+                                                           pixels["column"].values.tolist()))}
+    rrs = np.asarray(pixels["Rrs"].values, np.float64)
+    offsets = [(dl, dc) for dl in range(-radius, radius + 1) for dc in range(-radius, radius + 1)]
+    out = np.full((table.sizes["sample"], len(offsets), rrs.shape[1]), np.nan)
+    counts = np.zeros(table.sizes["sample"], np.int64)
+    for s, row in enumerate(np.asarray(table["pixel_index"].values, np.int64)):
+        g, l, c = (int(pixels[name].values[row]) for name in ("granule_index", "line", "column"))
+        for k, (dl, dc) in enumerate(offsets):
+            found = keys.get((g, l + dl, c + dc))
+            if found is not None:
+                out[s, k] = rrs[found]
+                counts[s] += 1
+    return out, counts
+
+
+def neighbourhood_index_features(table: xr.Dataset, pixels: xr.Dataset) -> pd.DataFrame:
+    """The four control indices of the 3 x 3 neighbourhood: their median and interquartile range."""
+    spectra, _ = neighbourhood(table, pixels)
+    n, k, b = spectra.shape
+    flat = xr.DataArray(spectra.reshape(n * k, b), dims=("sample", "wavelength"),
+                        coords={"wavelength": table["wavelength"].values})
+    values = index_features(xr.Dataset({"Rrs": flat}))[list(CONTROL_INDICES)].to_numpy().reshape(n, k, -1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods stay NaN (imputed later)
+        median = np.nanmedian(values, axis=1)
+        spread = np.nanpercentile(values, 75, axis=1) - np.nanpercentile(values, 25, axis=1)
+    return pd.DataFrame(np.hstack([median, spread]), columns=[f"{i}_median3x3" for i in CONTROL_INDICES]
+                        + [f"{i}_iqr3x3" for i in CONTROL_INDICES])
+
+
+def control_features(table: xr.Dataset, samples: pd.DataFrame, lead_days: int = 0,
+                     pixels: xr.Dataset | None = None) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """Every control's feature matrix for one matchup table (rows in the table's order). With the pixel
+    table, also ``indices_3x3``: the indices' median and spread over each matched pixel's neighbours."""
     indices = index_features(table)
     missing = [name for name in CONTROL_INDICES if name not in indices]
     if missing:
@@ -109,7 +153,8 @@ def control_features(table: xr.Dataset, samples: pd.DataFrame, lead_days: int = 
             "persistence": previous_visit(table, samples, lead_days),
             "indices": indices[list(CONTROL_INDICES)],
             "log_rrs_pca": log_rrs(table),
-            "bucket": bucket_features(table)}  # fmt: skip
+            "bucket": bucket_features(table),
+            **({"indices_3x3": neighbourhood_index_features(table, pixels)} if pixels is not None else {})}  # fmt: skip
 
 
 def downstream_model(n_components: int | None = None, censored_at: float | None = None):
