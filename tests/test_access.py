@@ -13,6 +13,7 @@ import builtins
 import hashlib
 import socket
 import threading
+import time
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -160,7 +161,8 @@ class _FileHandler(BaseHTTPRequestHandler):
             return
         if server.trickle_pause is not None:  # one byte at a time until the client hangs up
             for i in range(len(chunk)):
-                if server.stop.wait(server.trickle_pause):
+                time.sleep(server.trickle_pause)  # not Event.wait: its timeout never fires under faketime
+                if server.stop.is_set():
                     return
                 try:
                     self.wfile.write(chunk[i : i + 1])
@@ -666,7 +668,7 @@ def test_two_concurrent_fetches_of_one_file_make_one_request_and_agree(file_serv
     for _ in range(6000):  # until the first fetch's request is held by the server (a hang guard, not timing)
         if file_server.seen:
             break
-        file_server.stop.wait(0.01)
+        time.sleep(0.01)  # not Event.wait(0.01): a timed wait never returns under faketime
     second = threading.Thread(target=fetch, args=("second",), name="second")
     second.start()
     assert second_waits.wait(30), "the second fetch never reached the lock"
