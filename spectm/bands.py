@@ -105,7 +105,7 @@ def wavelength_grid(name: str = "paper122") -> xr.DataArray:
     )
 
 
-def as_wavelengths(wavelengths, min_size: int = 1, increasing: bool = False) -> np.ndarray:
+def as_wavelengths(wavelengths, min_size: int = 1, increasing: bool = False, positive: bool = False) -> np.ndarray:
     """Band centres in nm as a float64 1-D array, from whatever a caller holds.
 
     Accepts a grid name (``"paper122"``), anything with a ``wavelength`` coordinate (DataArray, Dataset),
@@ -124,6 +124,8 @@ def as_wavelengths(wavelengths, min_size: int = 1, increasing: bool = False) -> 
                          f"got shape {values.shape}")
     if increasing and np.any(np.diff(values) <= 0):
         raise ValueError("wavelengths must be strictly increasing")
+    if positive and (not np.all(np.isfinite(values)) or np.any(values <= 0)):
+        raise ValueError("wavelengths must be finite and positive (nm)")
     return values
 
 

@@ -44,7 +44,7 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-from spectm.bands import wavelength_grid
+from spectm.bands import as_wavelengths
 from spectm.physics.tables import bricaud_table, constants, phycocyanin_shape_table, water_absorption_table
 
 RRS_ATTRS = {
@@ -57,23 +57,9 @@ RRS_ATTRS = {
 }
 
 
-def _wavelengths(wavelengths) -> np.ndarray:
-    """Wavelengths (nm) from a grid name, a ``wavelength`` DataArray/coordinate, or a 1-D sequence."""
-    if isinstance(wavelengths, str):
-        wavelengths = wavelength_grid(wavelengths)
-    if isinstance(wavelengths, (xr.DataArray, xr.Dataset)) and "wavelength" in wavelengths.coords:
-        wavelengths = wavelengths["wavelength"].values
-    values = np.asarray(wavelengths, dtype=np.float64)
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"wavelengths must be a non-empty 1-D sequence in nm, got shape {values.shape}")
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError("wavelengths must be finite and positive (nm)")
-    return values
-
-
 def pure_water_absorption(wavelengths) -> np.ndarray:
     """Pure-water absorption aw (1/m), linear between the 1 nm table's points (300-800 nm)."""
-    wl = _wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths, positive=True)
     table = water_absorption_table()
     lo, hi = table["wavelength_nm"][0], table["wavelength_nm"][-1]
     if wl.min() < lo or wl.max() > hi:
@@ -91,7 +77,7 @@ def pure_water_backscattering(wavelengths, salinity: float | None = None) -> np.
     ``bbw = 2 pi A (1 + r/3)``. Salinity defaults to 0 (Lake Erie is fresh).
     """
     k = constants()
-    wl = _wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths, positive=True)
     salinity = k["water_salinity"] if salinity is None else float(salinity)
     spectral = (wl / 500.0) ** -k["water_vsf_exponent"]
     amplitude = k["water_vsf90_500nm"] * spectral * (1 + 0.3 * salinity / 37.0)
@@ -106,7 +92,7 @@ def bricaud_coefficients(wavelengths) -> tuple[np.ndarray, np.ndarray]:
     Linear interpolation inside the 2 nm table; below 400 nm both are held at 400 nm; above 700 nm
     Ephi is held and Aphi decays with a 10 nm e-folding (the table's own 690-700 nm decay rate).
     """
-    wl = _wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths, positive=True)
     table = bricaud_table()
     x = table["wavelength_nm"]
     aphi = np.interp(wl, x, table["aphi_m2_per_mg"])
@@ -189,7 +175,7 @@ def _gons_lift(chl: np.ndarray, basis: SpectralBasis) -> np.ndarray:
 
 def spectral_basis(wavelengths) -> SpectralBasis:
     """The per-wavelength tables of the model on ``wavelengths`` (cached per grid)."""
-    return _basis_cached(tuple(_wavelengths(wavelengths).tolist()))
+    return _basis_cached(tuple(as_wavelengths(wavelengths, positive=True).tolist()))
 
 
 def _concentration(value, name: str) -> np.ndarray:
@@ -407,7 +393,7 @@ def simulate_rrs_dataarray(chl, pc, ag440, tss, wavelengths="paper122", *, dims=
     DataArray inputs keep their dims and coords; numpy inputs get ``dims`` (default ``sample`` for 1-D).
     """
     values, dims_out, coords = _broadcast_inputs({"chl": chl, "pc": pc, "ag440": ag440, "tss": tss}, dims)
-    wl = _wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths, positive=True)
     rrs = simulate_rrs(values["chl"], values["pc"], values["ag440"], values["tss"], wl,
                        fluorescence=fluorescence, dtype=dtype)
     return xr.DataArray(rrs, dims=dims_out + ("wavelength",), coords={**coords, **_wavelength_coord(wl)},
@@ -436,7 +422,7 @@ def iop_spectra(chl, pc, ag440, tss, wavelengths="paper122", *, dims=None, fluor
     Scalars give 1-D spectra over ``wavelength``; arrays broadcast as in :func:`simulate_rrs_dataarray`.
     """
     values, dims_out, coords = _broadcast_inputs({"chl": chl, "pc": pc, "ag440": ag440, "tss": tss}, dims)
-    wl = _wavelengths(wavelengths)
+    wl = as_wavelengths(wavelengths, positive=True)
     chl, pc, ag440, tss = values["chl"], values["pc"], values["ag440"], values["tss"]
     shape = chl.shape + (wl.size,)
     parts = {
