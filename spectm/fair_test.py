@@ -209,3 +209,21 @@ def result_record(scores: dict[str, pd.DataFrame], differences: dict[str, list[d
                    "differences": [plain(row) for row in differences[task]],
                    "budget": {**budget, "seasons": list(budget["seasons"])}}
             for task, frame in scores.items()}
+
+
+#: The columns of :func:`score_table`: R^2 with its interval and the views that do not lean on substitutes.
+SCORE_COLUMNS = ("r2", "r2_low", "r2_high", "r2_detected", "auroc_1ug", "auroc_6ug", "r2_tobit")
+
+
+def score_table(scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every task's scores in one table indexed by (task, features).
+
+    The frames' ``attrs`` (out-of-fold arrays of different lengths per task) are left behind: pandas
+    compares ``attrs`` when it concatenates, and arrays of different shapes cannot be compared.
+    """
+    parts = {}
+    for task, frame in scores.items():
+        part = frame.set_index("features")[[c for c in SCORE_COLUMNS if c in frame.columns]].copy()
+        part.attrs = {}
+        parts["current week" if task == "current" else "8 days ahead" if task == "ahead" else task] = part
+    return pd.concat(parts, names=["task", "features"])

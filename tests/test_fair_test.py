@@ -36,3 +36,14 @@ def test_paired_difference_of_identical_arms_is_zero_with_a_zero_width_interval(
                                          effect=0.037, n_boot=200)
     assert result["difference"] == 0 and result["low"] == 0 and result["high"] == 0
     assert result["samples_for_80pct"] == float(result["power_curve"]["samples"].iloc[0])
+
+
+def test_score_table_joins_tasks_whose_out_of_fold_arrays_differ_in_length():
+    frames = {}
+    for task, n in (("current", 240), ("ahead", 212)):
+        frame = pd.DataFrame({"features": ["a", "b"], "r2": [0.1, 0.2], "r2_low": [0.0, 0.1], "r2_high": [0.2, 0.3]})
+        frame.attrs.update(oof={"a": np.zeros(n), "b": np.ones(n)}, y=np.zeros(n))
+        frames[task] = frame
+    table = fair_test.score_table(frames)
+    assert table.loc[("8 days ahead", "b"), "r2"] == 0.2 and table.shape == (4, 3)
+    assert frames["current"].attrs["y"].size == 240  # the inputs keep their arrays
