@@ -145,7 +145,7 @@ def seeded(prefix: str, seeds) -> list[str]:
     return [f"{prefix} seed {k}" for k in seeds]
 
 
-def paired_difference(scores: pd.DataFrame, treatment: list[str], reference: list[str], effect: float,
+def week_paired_difference(scores: pd.DataFrame, treatment: list[str], reference: list[str], effect: float,
                       level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict:  # fmt: skip
     """Mean R^2 of the ``treatment`` rows minus mean R^2 of the ``reference`` rows, paired by fold and week.
 
@@ -193,7 +193,7 @@ def comparisons(scores: pd.DataFrame, seeds, task: str, n_boot: int = 2000, seed
              None)]  # fmt: skip
     rows = []
     for name, treatment, reference, effect in plan:
-        result = paired_difference(scores, treatment, reference, effect if effect else 0.037, n_boot=n_boot,
+        result = week_paired_difference(scores, treatment, reference, effect if effect else 0.037, n_boot=n_boot,
                                    seed=seed)
         rows.append({"comparison": name, "paper_effect": effect, **result})
     return rows

@@ -25,14 +25,14 @@ def test_pretraining_for_a_held_out_season_sees_only_the_other_seasons(monkeypat
         assert config["masking"] == "targeted" and config["seed"] == 1 and config["epochs"] == 1
 
 
-def test_paired_difference_of_identical_arms_is_zero_with_a_zero_width_interval():
+def test_week_paired_difference_of_identical_arms_is_zero_with_a_zero_width_interval():
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(12), 5)
     y = rng.normal(size=groups.size)
     prediction = y + rng.normal(0, 0.7, y.size)
     scores = pd.DataFrame({"features": ["a seed 0", "b seed 0"]})
     scores.attrs.update(oof={"a seed 0": prediction, "b seed 0": prediction.copy()}, y=y, groups=groups)
-    result = fair_test.paired_difference(scores, fair_test.seeded("a", [0]), fair_test.seeded("b", [0]),
+    result = fair_test.week_paired_difference(scores, fair_test.seeded("a", [0]), fair_test.seeded("b", [0]),
                                          effect=0.037, n_boot=200)
     assert result["difference"] == 0 and result["low"] == 0 and result["high"] == 0
     assert result["samples_for_80pct"] == float(result["power_curve"]["samples"].iloc[0])
