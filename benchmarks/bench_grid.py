@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     n_configs = len(results)
     best = baselines.best_baseline(results)
     aux = baselines.aux_only(results)
-    settings = baselines.PROFILE_SETTINGS[args.profile]
+    settings = baselines.protocol_settings(args.profile)
     fits_per_config = settings["n_splits"] * settings["n_repeats"]
     summary = {
         "profile": args.profile, "cpus": os.cpu_count(), "n_jobs": args.n_jobs, "setup_s": setup_s,

@@ -22,10 +22,6 @@ from spectm.datasets import PixelSpectra, from_pixel_table, split_by_date
 from spectm.profiles import get_profile
 from spectm.train import data_fingerprint, load_pretrained, read_metrics_log, train
 
-#: Profile keys that are about data or devices, not about the training run itself.
-_NOT_TRAINING = ("twin_size", "device")
-
-
 def table_fingerprint(table: xr.Dataset) -> str:
     """A content key of a pixel table: sha256 over every value pretraining reads (Rrs as float32, times,
     positions for the 8-day pairs, wavelengths). All of it, not a sample: two tables that differ in one
@@ -48,15 +44,6 @@ def pretraining_data(table: xr.Dataset, validation_fraction: float = 0.2, seed: 
     dataset = from_pixel_table(table)
     train_rows, validation_rows = split_by_date(dataset.time, validation_fraction, seed)
     return dataset.subset(train_rows), dataset.subset(validation_rows), dataset, (train_rows, validation_rows)
-
-
-def run_config(profile: str, masking: str = "targeted", seed: int = 0, **overrides) -> dict:
-    """The training config of a profile: the profile's training keys plus the masking family and seed."""
-    settings = {k: v for k, v in get_profile(profile).items()
-                if k not in _NOT_TRAINING and not k.startswith(("ablation_", "label_", "fair_"))}
-    settings.update(profile=profile, masking=masking, seed=seed, progress=False)
-    settings.update(overrides)
-    return settings
 
 
 def code_fingerprint(root=None) -> str:
@@ -145,12 +132,12 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
     from spectm.maps import WESTERN_LAKE_ERIE_BBOX
     from spectm.twin import simulate_twin
 
-    settings = get_profile(profile)
+    size = get_profile(profile)["twin"]["name"]
     if source == "real" and water != "lake_erie":
         raise ValueError(f"real data exist only for Lake Erie; water={water!r} is a twin water body "
                          "(use source='twin')")
     if source == "twin":
-        twin = simulate_twin(paths.twin_dir(settings["twin_size"], seed, year, water), size=settings["twin_size"],
+        twin = simulate_twin(paths.twin_dir(size, seed, year, water), size=size,
                              seed=seed, year=year, water=water, progress=False)
         granules, sample_files, weather_files = twin.paths("pace"), twin.paths("glerl"), twin.paths("gridmet")
     elif source == "real":

@@ -32,7 +32,7 @@ from spectm import experiments
 from spectm.embeddings import frozen_embeddings, untrained_model
 from spectm.evaluate import censored, controls, power, protocol
 from spectm.profiles import get_profile
-from spectm.train import load_pretrained
+from spectm.train import load_pretrained, resolve_config
 
 #: Masking families compared at a matched budget.
 ARMS = ("targeted", "random")
@@ -43,9 +43,8 @@ EMBEDDING_COMPONENTS = controls.MAX_COMPONENTS
 
 def fair_budget(profile: str) -> dict:
     """Pretraining seeds, seasons and epochs of the fair test under ``profile``."""
-    settings = get_profile(profile)
-    return {"seeds": int(settings.get("fair_seeds", 1)), "epochs": int(settings.get("fair_epochs", 1)),
-            "seasons": tuple(settings.get("fair_seasons", (2024, 2025)))}
+    fair = get_profile(profile)["fair"]
+    return {"seeds": int(fair["seeds"]), "epochs": int(fair["epochs"]), "seasons": tuple(fair["seasons"])}
 
 
 def season_data(profile: str, seed: int, source: str, seasons) -> dict[int, dict]:
@@ -61,7 +60,7 @@ def _concat_seasons(tables: list[xr.Dataset], dim: str) -> xr.Dataset:
 def pretrain_without(data: dict[int, dict], held_out: int, profile: str, arm: str, seed: int, epochs: int):
     """The run of ``arm`` pretrained on the imagery of every season but ``held_out``."""
     pixels = _concat_seasons([d["pixels"] for s, d in sorted(data.items()) if s != held_out], "pixel")
-    config = experiments.run_config(profile, masking=arm, seed=seed, epochs=epochs)
+    config = resolve_config(profile=profile, masking=arm, seed=seed, epochs=epochs, progress=False)
     return experiments.pretrain(pixels, config)
 
 

@@ -28,34 +28,31 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from spectm.profiles import get_profile
+
 
 @dataclass
 class ModelConfig:
-    n_layers: int = 6
-    width: int = 256
-    n_heads: int = 8
-    mlp_ratio: float = 4.0
-    dropout: float = 0.0
+    """The model's shape: sizes from a profile's ``model`` section (:mod:`spectm.profiles`), band and index
+    counts from the training data."""
+
+    n_layers: int
+    width: int
+    n_heads: int
+    mlp_ratio: float
+    dropout: float
+    n_wavelength_frequencies: int  # sin/cos pairs of the wavelength embedding
+    decoder_width: int
+    decoder_depth: int  # light: the encoder is what downstream uses
+    decoder_heads: int
+    encoder_sees_mask_tokens: bool  # True: SimMIM-like; False: MAE-style drop + decoder
     n_indices: int = 4  # bio-optical indices predicted from the pooled embedding
     n_bands: int = 122  # size of the Normalizer's per-band statistics (the model grid)
-    n_wavelength_frequencies: int = 32  # sin/cos pairs of the wavelength embedding
-    decoder_width: int = 192
-    decoder_depth: int = 2  # light: the encoder is what downstream uses; 2 x 192 keeps the paper size near 6M
-    decoder_heads: int = 6
-    encoder_sees_mask_tokens: bool = False  # True: SimMIM-like; False: MAE-style drop + decoder
-    loss_weights: tuple[float, float, float] = (1.0, 0.5, 0.3)  # reconstruction, indices, temporal
 
 
 def model_config(profile: str = "paper", **overrides) -> ModelConfig:
-    """Named sizes: ``quick`` (CPU minutes, ~0.1M parameters) and ``paper`` (6 layers, width 256, ~6M)."""
-    profiles = {
-        "quick": dict(n_layers=2, width=64, n_heads=4, decoder_width=64, decoder_depth=1, decoder_heads=4,
-                      n_wavelength_frequencies=16),
-        "paper": dict(),
-    }
-    if profile not in profiles:
-        raise ValueError(f"unknown model profile {profile!r}: expected one of {', '.join(profiles)}")
-    return ModelConfig(**{**profiles[profile], **overrides})
+    """The ``model`` section of a profile of :mod:`spectm.profiles`, with ``overrides``."""
+    return ModelConfig(**{**get_profile(profile)["model"], **overrides})
 
 
 class Normalizer(nn.Module):

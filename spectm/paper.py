@@ -47,8 +47,18 @@ _CLAIMS = (
     Claim("encoder_parameters", "encoder parameters (6-layer ViT, width 256)", 6e6, "", "III-C"),
 )
 
+#: The pretraining settings the paper reports (the ``paper`` profile of :mod:`spectm.profiles` reads them).
+_SETTINGS = (
+    Claim("encoder_layers", "encoder depth (ViT blocks)", 6, "layers", "III-C"),
+    Claim("encoder_width", "encoder width (token dimension)", 256, "", "III-C"),
+    Claim("epochs", "SSL pretraining epochs", 100, "epochs", "III-C"),
+    Claim("learning_rate", "AdamW learning rate", 1e-4, "", "III-C"),
+    Claim("weight_decay", "AdamW weight decay", 0.01, "", "III-C"),
+    Claim("batch_size", "pretraining batch size", 256, "samples", "III-C"),
+)
+
 #: The claims by key: ``PAPER["r2_current"].value`` is 0.695.
-PAPER: dict[str, Claim] = {claim.key: claim for claim in _CLAIMS}
+PAPER: dict[str, Claim] = {claim.key: claim for claim in _CLAIMS + _SETTINGS}
 
 #: The SSL task weights lambda1 (reconstruction), lambda2 (indices), lambda3 (8-day prediction), Section III-C.
 LOSS_WEIGHTS = {"reconstruction": 1.0, "indices": 0.5, "temporal": 0.3}

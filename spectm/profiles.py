@@ -1,59 +1,139 @@
 """Named parameter sets shared by the CLI, the notebooks (papermill ``-p profile``) and the benchmarks.
 
-Plain values, nanoGPT style: a profile is a dict of scalars, nothing is computed from it here.
+The one table of profiles, nanoGPT style: a profile is one dict of plain values in sections, and every
+stage reads its own section through one function (``tests/test_profiles.py`` checks that every key is read):
+
+- ``twin``: the Lake Erie twin's size, :func:`spectm.twin.config.get_size`;
+- ``model``: the :class:`spectm.model.ModelConfig` sizes, :func:`spectm.model.model_config`;
+- ``training``: what a profile sets in the pretraining loop; :func:`spectm.train.resolve_config` merges it
+  over the loop's :data:`spectm.train.DEFAULTS` and under the caller's overrides (the one merge function);
+- ``ablation``: chapter 7's budget, :func:`spectm.evaluate.ablations.ablation_budget`;
+- ``baselines``: the algorithms with their hyper-parameter grids and the protocol's sizes,
+  :func:`spectm.evaluate.baselines.protocol_settings`;
+- ``features``: the baselines' feature sets, :func:`spectm.evaluate.features.feature_sets`;
+- ``fair``: the fair test's budget, :func:`spectm.fair_test.fair_budget`.
+
+Profiles:
 
 - ``quick``: CPU, minutes; what CI and ``make book`` run on the small twin.
-- ``paper``: the paper's settings (6-layer ViT, width 256, AdamW lr 1e-4, weight decay 0.01, batch 256,
-  100 epochs, loss weights 1.0 / 0.5 / 0.3); meant for a GPU and for real data.
+- ``paper``: the paper's settings, read from :mod:`spectm.paper` (6-layer ViT, width 256, AdamW, 100
+  epochs, ...); meant for a GPU and for real data.
+
+A new profile is an old one with a few values changed, written at module level below the others::
+
+    PROFILES["study"] = derive(PROFILES["quick"], fair={"seeds": 5, "epochs": 20})
+
+:func:`derive` copies the base and updates the named sections key by key; a section or key the base lacks
+is an error, so a typo never adds a value nobody reads.
 """
 
 from __future__ import annotations
 
-PAPER_SETTINGS_SOURCE = "Imtiaz, Nasr Azadani & Alamdari (2026), SpecTM, Sections III-C and IV"
+import copy
+
+import numpy as np
+
+from spectm.paper import LOSS_WEIGHTS, PAPER
+
+
+def _logspace(lo: float, hi: float, n: int) -> list[float]:
+    return [float(v) for v in np.logspace(lo, hi, n)]
+
+
+#: Per algorithm of :data:`spectm.evaluate.baselines.ALGORITHMS`: 24 hyper-parameter settings each, so
+#: 7 algorithms x 78 feature sets x 2 tasks x 24 = the paper's 26,208 configurations.
+_PAPER_GRIDS = {
+    "ridge": {"alpha": _logspace(-3, 4, 24)},
+    "lasso": {"alpha": _logspace(-4, 1, 24)},
+    "elasticnet": {"alpha": _logspace(-4, 1, 6), "l1_ratio": [0.1, 0.5, 0.7, 0.9]},
+    "svr": {"C": [0.1, 1.0, 10.0, 100.0], "gamma": ["scale", 0.01, 0.001], "epsilon": [0.05, 0.2]},
+    "random_forest": {"max_depth": [None, 4, 8, 16], "max_features": [1.0, "sqrt", 0.33], "min_samples_leaf": [1, 5]},
+    "gradient_boosting": {"learning_rate": [0.03, 0.1], "max_depth": [2, 3, 4], "n_estimators": [100, 300],
+                          "subsample": [0.7, 1.0]},
+    "knn": {"n_neighbors": [3, 5, 7, 9, 11, 15], "weights": ["uniform", "distance"], "p": [1, 2]},
+}  # fmt: skip
 
 PROFILES: dict[str, dict] = {
     "quick": {
-        "device": "cpu",
-        "twin_size": "quick",
-        "seed": 0,
-        "batch_size": 256,
-        "epochs": 4,
-        "learning_rate": 3e-3,
-        "precision": "fp32",  # the quick model is too narrow (width 64) for bf16 to pay on a CPU: measured slower
-        "weight_decay": 0.01,
-        "loss_weights": (1.0, 0.5, 0.3),
-        "ablation_seeds": 2,  # pretraining seeds per ablation run (2 keeps CI within 20 min; the fair test is primary)
-        "ablation_epochs": 1,  # a shorter budget than the main run, the same for every ablation
-        "ablation_fraction": 0.5,  # share of the training pixels the ablation runs see
-        "label_draws": 30,  # random label subsets per fraction
-        "fair_seasons": (2024, 2025),  # leave-one-season-out: each season held out in turn
-        "fair_seeds": 1,  # pretraining seeds per arm of the fair test
-        "fair_epochs": 1,  # the fair test's matched pretraining budget
+        "twin": {"name": "quick", "pixel_km": 3.6},  # CI: the May-October season at 3.6 km pixels
+        "model": {  # ~0.1M parameters: CPU minutes
+            "n_layers": 2, "width": 64, "n_heads": 4, "mlp_ratio": 4.0, "dropout": 0.0,
+            "n_wavelength_frequencies": 16, "decoder_width": 64, "decoder_depth": 1, "decoder_heads": 4,
+            "encoder_sees_mask_tokens": False,
+        },
+        "training": {  # the rest of the loop's values: spectm.train.DEFAULTS
+            "batch_size": 256,  # per process
+            "epochs": 4,
+            "learning_rate": 3e-3,
+            # "auto" (bf16 where the device computes it natively, else fp32), "bf16" or "fp32"; the quick model
+            # is too narrow (width 64) for bf16 to pay on a CPU: measured slower
+            "precision": "fp32",
+            "weight_decay": 0.01,  # on matrices only; biases, norms and tokens are not decayed
+            "loss_weights": (1.0, 0.5, 0.3),  # reconstruction, indices, temporal
+        },
+        "ablation": {
+            "seeds": 2,  # pretraining seeds per ablation run (2 keeps CI within 20 min; the fair test is primary)
+            "epochs": 1,  # a shorter budget than the main run, the same for every ablation
+            "fraction": 0.5,  # share of the training pixels the ablation runs see
+            "label_draws": 30,  # random label subsets per fraction
+        },
+        "baselines": {  # 4 algorithms (linear, kernel, tree ensemble, neighbours), 2-3 settings each
+            "grids": {
+                "ridge": {"alpha": [1.0, 10.0, 100.0]},
+                "svr": {"C": [1.0, 10.0], "gamma": ["scale"], "epsilon": [0.1]},
+                "random_forest": {"n_estimators": [25], "max_depth": [4, None], "max_features": [0.33],
+                                  "min_samples_leaf": [2]},
+                "knn": {"n_neighbors": [5, 10], "weights": ["distance"]},
+            },
+            "n_splits": 5, "n_repeats": 2, "inner_splits": 3, "n_boot": 500,  # outer CV, inner search, bootstrap
+        },
+        "features": {"sets": ("bands_all", "ratios+indices", "indices", "weather", "bands_key+weather",
+                              "ratios+indices+weather")},
+        "fair": {
+            "seasons": (2024, 2025),  # leave-one-season-out: each season held out in turn
+            "seeds": 1,  # pretraining seeds per arm of the fair test
+            "epochs": 1,  # the fair test's matched pretraining budget
+        },
     },
     "paper": {
-        "device": "cuda",
-        "twin_size": "season",
-        "seed": 0,
-        "batch_size": 256,
-        "epochs": 100,
-        "learning_rate": 1e-4,
-        "precision": "auto",  # bf16 on GPUs and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32
-        "weight_decay": 0.01,
-        "loss_weights": (1.0, 0.5, 0.3),
-        "ablation_seeds": 3,
-        "ablation_epochs": 100,
-        "ablation_fraction": 1.0,
-        "label_draws": 200,
-        "fair_seasons": (2024, 2025),
-        "fair_seeds": 5,
-        "fair_epochs": 100,
+        "twin": {"name": "season", "pixel_km": 1.2},  # the May-October season at 1.2 km pixels, one overpass a day
+        "model": {  # ~6M parameters; heads, frequencies and the light decoder (2 x 192) are this project's
+            "n_layers": int(PAPER["encoder_layers"].value), "width": int(PAPER["encoder_width"].value),
+            "n_heads": 8, "mlp_ratio": 4.0, "dropout": 0.0, "n_wavelength_frequencies": 32,
+            "decoder_width": 192, "decoder_depth": 2, "decoder_heads": 6, "encoder_sees_mask_tokens": False,
+        },
+        "training": {
+            "batch_size": int(PAPER["batch_size"].value),
+            "epochs": int(PAPER["epochs"].value),
+            "learning_rate": PAPER["learning_rate"].value,
+            "precision": "auto",  # bf16 on GPUs and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32
+            "weight_decay": PAPER["weight_decay"].value,
+            "loss_weights": tuple(LOSS_WEIGHTS.values()),
+        },
+        "ablation": {"seeds": 3, "epochs": 100, "fraction": 1.0, "label_draws": 200},
+        "baselines": {"grids": _PAPER_GRIDS, "n_splits": 5, "n_repeats": 10, "inner_splits": 4, "n_boot": 2000},
+        "features": {"sets": "all"},  # every one of the 78 of spectm.evaluate.features.FEATURE_SETS
+        "fair": {"seasons": (2024, 2025), "seeds": 5, "epochs": 100},
     },
-}
+}  # fmt: skip
+
+
+def derive(base: dict, **sections: dict) -> dict:
+    """A copy of profile ``base`` with the given sections' keys replaced; an unknown section or key is an error."""
+    profile = copy.deepcopy(base)
+    for name, values in sections.items():
+        if name not in profile:
+            raise ValueError(f"a profile has no section {name!r}: expected one of {', '.join(profile)}")
+        unknown = sorted(set(values) - set(profile[name]))
+        if unknown:
+            raise ValueError(f"profile section {name!r} has no keys {unknown}: expected some of {sorted(profile[name])}")
+        profile[name].update(copy.deepcopy(values))
+    return profile
 
 
 def get_profile(name: str) -> dict:
-    """A copy of the named profile; an unknown name is an error that lists the known ones."""
+    """A deep copy of the named profile; an unknown name is an error that lists the known ones."""
     try:
-        return dict(PROFILES[name])
+        return copy.deepcopy(PROFILES[name])
     except KeyError:
         raise ValueError(f"unknown profile {name!r}: expected one of {', '.join(PROFILES)}") from None

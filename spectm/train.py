@@ -1,8 +1,8 @@
 """SpecTM pretraining: one loop for CPU, CUDA and ``torchrun``, readable in one sitting (nanoGPT style).
 
-Config is a dict of plain values: :data:`DEFAULTS`, overridden by a profile of :mod:`spectm.profiles`, then by
-the caller. A step: draw a batch (a per-epoch permutation seeded by ``(seed, epoch)``), draw a mask (a
-generator seeded by ``(seed, step, rank)``), forward under bf16 autocast where the device supports it,
+Config is a dict of plain values: :data:`DEFAULTS`, then the ``training`` section of a profile of
+:mod:`spectm.profiles`, then the caller's overrides (:func:`resolve_config`). A step: draw a batch (a
+per-epoch permutation seeded by ``(seed, epoch)``), draw a mask (a generator seeded by ``(seed, step, rank)``), forward under bf16 autocast where the device supports it,
 :func:`spectm.model.spectm_loss`, backward, clip, AdamW at :func:`get_lr` (warm-up then cosine). Because
 both random streams are functions of the step, a run resumed from a checkpoint draws exactly the batches and
 masks the killed run would have drawn.
@@ -46,7 +46,7 @@ from spectm.model import ModelConfig, SpecTM, count_parameters, model_config, sp
 from spectm.profiles import PROFILES, get_profile
 
 DEFAULTS = {
-    "profile": "quick",  # model size, spectm.model.model_config(profile)
+    "profile": "quick",  # the profile's "model" and "training" sections (spectm.profiles)
     "model": {},  # ModelConfig overrides, e.g. {"n_layers": 1, "width": 32}
     "masking": "targeted",  # a family of spectm.masking.MASKING_FAMILIES
     "mask_budget": DEFAULT_BUDGET,  # masked bands per sample for the random families
@@ -54,17 +54,11 @@ DEFAULTS = {
     "n_groups": 8,  # band groups of the "grouped" family (fitted on the training split)
     "seed": 0,
     "device": "cpu",  # "cpu", "cuda" or "cuda:1"; under torchrun "cuda" means the local rank's GPU
-    "precision": "auto",  # "auto" (bf16 where the device computes it natively, else fp32), "bf16" or "fp32"
-    "batch_size": 256,  # per process
-    "epochs": 4,
     "max_steps": None,  # stop after this many steps (smoke runs); None: epochs x batches per epoch
-    "learning_rate": 1e-3,
     "min_lr_ratio": 0.1,  # cosine floor as a fraction of learning_rate
     "warmup_fraction": 0.05,  # linear warm-up over this fraction of all steps
-    "weight_decay": 0.01,  # on matrices only; biases, norms and tokens are not decayed
     "betas": (0.9, 0.95),
     "grad_clip": 1.0,  # max global gradient norm; 0 disables clipping
-    "loss_weights": (1.0, 0.5, 0.3),  # reconstruction, indices, temporal
     "num_workers": 0,
     "checkpoint_every": 500,  # steps
     "log_every": 1,  # steps between metrics lines (and progress-bar updates)
@@ -87,17 +81,19 @@ def _plain(value):
     return value
 
 
-def resolve_config(config: dict | None = None, profile: str | None = None) -> dict:
-    """DEFAULTS <- profile (``config["profile"]`` or ``profile``) <- ``config``.
+def resolve_config(config: dict | None = None, **overrides) -> dict:
+    """DEFAULTS <- the ``training`` section of profile ``config["profile"]`` <- ``config`` <- ``overrides``.
 
-    A profile's keys for other stages (the twin's ``twin_size``) are left out; an unknown key in ``config``
+    The one place a profile meets a run's overrides, e.g. ``resolve_config(profile="quick", seed=1)``. The
+    profile sets batch size, epochs, learning rate, precision, weight decay and loss weights; an unknown key
     is an error, so a typo never trains silently with a default."""
-    config = dict(config or {})
-    unknown = sorted(set(config) - set(DEFAULTS))
+    config = {**(config or {}), **overrides}
+    name = config.get("profile", DEFAULTS["profile"])
+    from_profile = get_profile(name)["training"]
+    unknown = sorted(set(config) - set(DEFAULTS) - set(from_profile))
     if unknown:
-        raise ValueError(f"unknown training config keys {unknown}: expected some of {sorted(DEFAULTS)}")
-    name = config.get("profile", profile or DEFAULTS["profile"])
-    from_profile = {k: v for k, v in (get_profile(name) if name in PROFILES else {}).items() if k in DEFAULTS}
+        raise ValueError(f"unknown training config keys {unknown}: expected some of "
+                         f"{sorted({*DEFAULTS, *from_profile})}")
     return _plain({**DEFAULTS, **from_profile, **config, "profile": name})
 
 
@@ -337,7 +333,7 @@ def _train(config, train_data, val_data, out_dir: Path, callback, rank, world_si
     wl_np = np.asarray(train_data.wavelengths, dtype=np.float64)
     wavelengths = torch.tensor(wl_np, dtype=torch.float32, device=device)
     model_cfg = model_config(config["profile"], n_bands=wl_np.size, n_indices=len(train_data.index_names),
-                             loss_weights=tuple(config["loss_weights"]), **config["model"])
+                             **config["model"])
     model = SpecTM(model_cfg)
     model.normalizer.fit(train_data.values)
     index_stats = train_data.index_statistics()
@@ -493,8 +489,7 @@ def load_pretrained(path, map_location="cpu") -> SpecTM:
     are standardised; ``pred * std + mean`` gives physical units).
     """
     saved = load_checkpoint(path, map_location=map_location)
-    fields = dict(saved["model_config"])
-    fields["loss_weights"] = tuple(fields["loss_weights"])
+    fields = {k: v for k, v in saved["model_config"].items() if k != "loss_weights"}  # older runs saved it
     model = SpecTM(ModelConfig(**fields))
     model.load_state_dict(saved["model"])
     model.wavelengths = torch.tensor(saved["wavelengths"], dtype=torch.float32)
@@ -530,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override any config key (Python literal), e.g. --set epochs=2")
     args = parser.parse_args(argv)
 
-    config = {"profile": args.profile}
+    config = {"profile": args.profile, "device": "cuda" if torch.cuda.is_available() else "cpu"}
     if args.masking:
         config["masking"] = args.masking
     if args.no_resume:

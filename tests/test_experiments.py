@@ -14,6 +14,7 @@ from spectm import experiments
 from spectm.checkpoint import ResumeError
 from spectm.data.errors import DataFormatError
 from spectm.datasets import PixelSpectra, split_by_date, synthetic_spectra
+from spectm.train import resolve_config
 
 
 def tiny_table(offset=0.0):
@@ -29,7 +30,7 @@ def data_dir_in_tmp(tmp_path, monkeypatch):
 
 
 def test_run_folder_key(monkeypatch):
-    table, config = tiny_table(), experiments.run_config("quick")
+    table, config = tiny_table(), resolve_config(profile="quick", progress=False)
     first = experiments.run_dir(table, config)
     assert first == experiments.run_dir(table, dict(config, progress=True))  # run-only keys do not count
     assert first != experiments.run_dir(table, dict(config, seed=1))
@@ -39,10 +40,10 @@ def test_run_folder_key(monkeypatch):
     assert first != experiments.run_dir(table, config)
 
 
-def test_run_config_keeps_only_training_keys():
-    config = experiments.run_config("quick", masking="random", seed=3)
+def test_a_run_config_holds_only_training_keys():
+    config = resolve_config(profile="quick", masking="random", seed=3)
     assert config["masking"] == "random" and config["seed"] == 3
-    assert not {"twin_size", "device", "ablation_seeds", "label_draws"} & set(config)
+    assert not {"twin", "ablation", "seeds", "label_draws", "fair"} & set(config)
 
 
 def copy_of_package(tmp_path):
@@ -83,7 +84,7 @@ def test_run_key_sees_every_pixel_not_a_sample():
     table = xr.Dataset({"Rrs": (("pixel", "wavelength"), rrs)}, coords={"time": ("pixel", times)})
     changed = table.copy(deep=True)
     changed["Rrs"].values[1, 7] += 1e-4  # one value of an unsampled row
-    config = experiments.run_config("quick")
+    config = resolve_config(profile="quick", progress=False)
     assert experiments.run_dir(table, config) != experiments.run_dir(changed, config)
 
 
@@ -115,7 +116,7 @@ def test_a_finished_run_is_not_reused_for_other_training_data(one_thread):
     spectra = synthetic_spectra(200, seed=1, n_dates=10)
     data = PixelSpectra(spectra["rrs"], spectra["time"], spectra["future"])
     train_rows, validation_rows = split_by_date(data.time, 0.2, seed=0)
-    table, config = tiny_table(), experiments.run_config("quick", **TINY_RUN)
+    table, config = tiny_table(), resolve_config(profile="quick", progress=False, **TINY_RUN)
     run = experiments.pretrain(table, config, data.subset(train_rows), data.subset(validation_rows),
                                device="cpu")
     assert experiments.pretrain(table, config, data.subset(train_rows), data.subset(validation_rows)) == run

@@ -22,7 +22,7 @@ from spectm.evaluate import (ablations, claims, conformal, controls, features, l
                              reconstruction)
 from spectm.evaluate.baselines import run_grid
 from spectm.results import CHAPTER_RESULTS, ResultStore, chapter_order
-from spectm.train import load_pretrained
+from spectm.train import load_pretrained, resolve_config
 from spectm.twin import config, simulate_twin
 
 PROFILE, SEED = "quick", 0
@@ -50,7 +50,8 @@ TINY_RUN = {"epochs": 1, "max_steps": 3, "batch_size": 128,
 
 
 def pretrain(data, **overrides):
-    config_ = experiments.run_config(PROFILE, seed=overrides.pop("seed", SEED), **{**TINY_RUN, **overrides})
+    config_ = resolve_config(profile=PROFILE, seed=overrides.pop("seed", SEED), progress=False,
+                             **{**TINY_RUN, **overrides})
     return experiments.pretrain(data["pixels"], config_)
 
 

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from spectm.evaluate import protocol
+from spectm.profiles import get_profile
 
 #: Loss weights (reconstruction, indices, temporal) of the head ablations; the paper's are 1.0/0.5/0.3.
 HEAD_ABLATIONS = {
@@ -26,6 +27,14 @@ HEAD_ABLATIONS = {
     "no temporal head": (1.0, 0.5, 0.0),
     "reconstruction only": (1.0, 0.0, 0.0),
 }
+
+
+def ablation_budget(profile: str) -> dict:
+    """Chapter 7's budget under ``profile``: pretraining ``seeds`` and ``epochs`` per ablation run, the
+    ``fraction`` of training pixels the runs see, and ``label_draws`` per label fraction."""
+    section = get_profile(profile)["ablation"]
+    return {"seeds": int(section["seeds"]), "epochs": int(section["epochs"]), "fraction": float(section["fraction"]),
+            "label_draws": int(section["label_draws"])}  # fmt: skip
 
 
 class ClippedToTrainingRange(RegressorMixin, BaseEstimator):

@@ -10,9 +10,10 @@ repeated); inside each outer training fold a ``GridSearchCV`` with ``GroupKFold`
 the data that chose the hyper-parameters.
 
 **The paper's 26,208 configurations** = 7 algorithms x 78 feature sets x 48. This project reads the 48 as
-2 tasks (current week, 8 days ahead) x 24 hyper-parameter settings per algorithm: every ``paper`` grid of
-:data:`ALGORITHMS` has exactly 24 settings (:func:`count_configurations`). The ``quick`` profile keeps 4
-algorithms with 2-3 settings each, 6 feature sets and 2 repeats, to run in about a minute on 2 cores.
+2 tasks (current week, 8 days ahead) x 24 hyper-parameter settings per algorithm: every grid of the
+``paper`` profile's ``baselines`` section has exactly 24 settings (:func:`count_configurations`). The
+``quick`` profile keeps 4 algorithms with 2-3 settings each, 6 feature sets and 2 repeats, to run in about
+a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sklearn.svm import SVR
 
 from spectm.evaluate import features as feats
 from spectm.evaluate import protocol
+from spectm.profiles import get_profile
 
 
 class DropAllNaNColumns(TransformerMixin, BaseEstimator):
@@ -48,50 +50,15 @@ class DropAllNaNColumns(TransformerMixin, BaseEstimator):
         return np.asarray(X, np.float64)[:, self.keep_]
 
 
-def _logspace(lo, hi, n):
-    return [float(v) for v in np.logspace(lo, hi, n)]
-
-
-#: name -> (estimator factory, {"quick": grid, "paper": grid}); paper grids have 24 settings each.
-ALGORITHMS: dict[str, tuple] = {
-    "ridge": (lambda seed: Ridge(), {
-        "quick": {"alpha": [1.0, 10.0, 100.0]},
-        "paper": {"alpha": _logspace(-3, 4, 24)},
-    }),
-    "lasso": (lambda seed: Lasso(max_iter=20_000), {
-        "quick": {"alpha": [0.01, 0.1]},
-        "paper": {"alpha": _logspace(-4, 1, 24)},
-    }),
-    "elasticnet": (lambda seed: ElasticNet(max_iter=20_000), {
-        "quick": {"alpha": [0.01, 0.1], "l1_ratio": [0.5]},
-        "paper": {"alpha": _logspace(-4, 1, 6), "l1_ratio": [0.1, 0.5, 0.7, 0.9]},
-    }),
-    "svr": (lambda seed: SVR(kernel="rbf"), {
-        "quick": {"C": [1.0, 10.0], "gamma": ["scale"], "epsilon": [0.1]},
-        "paper": {"C": [0.1, 1.0, 10.0, 100.0], "gamma": ["scale", 0.01, 0.001], "epsilon": [0.05, 0.2]},
-    }),
-    "random_forest": (lambda seed: RandomForestRegressor(n_estimators=300, random_state=seed), {
-        "quick": {"n_estimators": [25], "max_depth": [4, None], "max_features": [0.33], "min_samples_leaf": [2]},
-        "paper": {"max_depth": [None, 4, 8, 16], "max_features": [1.0, "sqrt", 0.33], "min_samples_leaf": [1, 5]},
-    }),
-    "gradient_boosting": (lambda seed: GradientBoostingRegressor(random_state=seed), {
-        "quick": {"n_estimators": [50], "max_depth": [2, 3], "learning_rate": [0.1]},
-        "paper": {"learning_rate": [0.03, 0.1], "max_depth": [2, 3, 4], "n_estimators": [100, 300],
-                  "subsample": [0.7, 1.0]},
-    }),
-    "knn": (lambda seed: KNeighborsRegressor(), {
-        "quick": {"n_neighbors": [5, 10], "weights": ["distance"]},
-        "paper": {"n_neighbors": [3, 5, 7, 9, 11, 15], "weights": ["uniform", "distance"], "p": [1, 2]},
-    }),
-}  # fmt: skip
-
-#: Algorithms of the quick profile (linear, kernel, tree ensemble, neighbours).
-QUICK_ALGORITHMS = ("ridge", "svr", "random_forest", "knn")
-
-#: Outer CV and inner search sizes per profile.
-PROFILE_SETTINGS = {
-    "quick": {"n_splits": 5, "n_repeats": 2, "inner_splits": 3, "n_boot": 500},
-    "paper": {"n_splits": 5, "n_repeats": 10, "inner_splits": 4, "n_boot": 2000},
+#: name -> estimator factory (of the random seed); the grids searched are a profile's (:mod:`spectm.profiles`).
+ALGORITHMS: dict[str, object] = {
+    "ridge": lambda seed: Ridge(),
+    "lasso": lambda seed: Lasso(max_iter=20_000),
+    "elasticnet": lambda seed: ElasticNet(max_iter=20_000),
+    "svr": lambda seed: SVR(kernel="rbf"),
+    "random_forest": lambda seed: RandomForestRegressor(n_estimators=300, random_state=seed),
+    "gradient_boosting": lambda seed: GradientBoostingRegressor(random_state=seed),
+    "knn": lambda seed: KNeighborsRegressor(),
 }
 
 #: Column name of the task (lead time) in result tables.
@@ -99,17 +66,22 @@ TASKS = {0: "current_week", 8: "8_day_ahead"}
 
 
 def algorithms(profile: str = "quick") -> tuple[str, ...]:
-    """Algorithm names of a profile: all 7 for ``paper``, :data:`QUICK_ALGORITHMS` for ``quick``."""
-    if profile not in PROFILE_SETTINGS:
-        raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILE_SETTINGS)}")
-    return tuple(ALGORITHMS) if profile == "paper" else QUICK_ALGORITHMS
+    """Algorithm names of a profile: those its ``baselines`` section has a grid for (all 7 for ``paper``)."""
+    return tuple(get_profile(profile)["baselines"]["grids"])
 
 
 def param_grid(algorithm: str, profile: str = "quick") -> dict:
-    """The hyper-parameter grid of ``algorithm`` (keys without the pipeline prefix)."""
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}")
-    return ALGORITHMS[algorithm][1][profile]
+    """The profile's hyper-parameter grid of ``algorithm`` (keys without the pipeline prefix)."""
+    grids = get_profile(profile)["baselines"]["grids"]
+    if algorithm not in grids:
+        raise ValueError(f"unknown algorithm {algorithm!r} in profile {profile!r}: expected one of {', '.join(grids)}")
+    return grids[algorithm]
+
+
+def protocol_settings(profile: str = "quick") -> dict:
+    """The protocol's sizes under ``profile``: outer folds and repeats, inner search folds, bootstrap draws."""
+    section = get_profile(profile)["baselines"]
+    return {key: int(section[key]) for key in ("n_splits", "n_repeats", "inner_splits", "n_boot")}
 
 
 def grid_size(grid: dict) -> int:
@@ -120,7 +92,7 @@ def make_pipeline(algorithm: str, seed: int = 0, **params) -> Pipeline:
     """``DropAllNaNColumns -> SimpleImputer(median) -> StandardScaler -> regressor`` with ``params`` set."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}")
-    regressor = ALGORITHMS[algorithm][0](seed).set_params(**params)
+    regressor = ALGORITHMS[algorithm](seed).set_params(**params)
     return Pipeline([("drop_empty", DropAllNaNColumns()), ("impute", SimpleImputer(strategy="median")),
                      ("scale", StandardScaler()), ("model", regressor)])  # fmt: skip
 
@@ -129,7 +101,7 @@ def make_search(
     algorithm: str, profile: str = "quick", seed: int = 0, inner_splits: int | None = None
 ) -> GridSearchCV:
     """The nested search of one algorithm: its pipeline in a ``GridSearchCV`` with ``GroupKFold`` by week."""
-    inner = inner_splits or PROFILE_SETTINGS[profile]["inner_splits"]
+    inner = inner_splits or protocol_settings(profile)["inner_splits"]
     grid = {f"model__{k}": v for k, v in param_grid(algorithm, profile).items()}
     return GridSearchCV(make_pipeline(algorithm, seed), grid, cv=GroupKFold(n_splits=inner), scoring="r2",
                         n_jobs=1, error_score="raise")  # fmt: skip
@@ -181,7 +153,7 @@ def run_grid(feature_sets, algorithms_, table, target: str = "particulate_microc
     configurations in parallel with joblib (``n_jobs`` processes). One row per configuration: task,
     feature_set, algorithm, n_features, r2 with its week-bootstrap interval, rmse, mae, ...
     """
-    settings = {**PROFILE_SETTINGS[profile], **(settings or {})}
+    settings = {**protocol_settings(profile), **(settings or {})}
     names = list(feature_sets) if not isinstance(feature_sets, dict) else list(feature_sets.keys())
     unknown = [a for a in algorithms_ if a not in ALGORITHMS]
     if unknown:

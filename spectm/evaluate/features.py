@@ -22,7 +22,7 @@ feature combinations without listing them; this project's factorisation is
 
 so the AUX-only model is the set ``"weather"`` and every spectral subset is seen with and without weather
 and season. Embeddings are not part of the 78 (the baselines have no encoder); the SSL chapter adds them.
-The ``quick`` profile keeps 6 sets (:data:`QUICK_FEATURE_SETS`).
+The ``quick`` profile keeps 6 sets (its ``features`` section in :mod:`spectm.profiles`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import xarray as xr
 from spectm.bands import diagnostic_mask
 from spectm.data.weather import WEATHER_FEATURES
 from spectm.physics.indices import all_indices
+from spectm.profiles import get_profile
 
 #: Twelve bands spanning the spectrum, all on the paper122 grid and observed by OCI: blue (chl-a and
 #: CDOM absorption), green (scattering peak), 585 (PC baseline), 620 (phycocyanin), 645, 665 (chl-a),
@@ -47,11 +48,6 @@ BAND_SUBSETS = ("all", "context", "diagnostic", "key")
 
 #: Groups a feature-set name may contain (besides ``bands_<subset>``).
 OTHER_GROUPS = ("ratios", "indices", "weather", "doy", "embedding")
-
-#: The feature sets of the ``quick`` profile.
-QUICK_FEATURE_SETS = ("bands_all", "ratios+indices", "indices", "weather", "bands_key+weather",
-                      "ratios+indices+weather")  # fmt: skip
-
 
 @dataclass(frozen=True)
 class FeatureSet:
@@ -110,12 +106,11 @@ FEATURE_SETS: dict[str, FeatureSet] = _paper_feature_sets()
 
 
 def feature_sets(profile: str = "quick") -> dict[str, FeatureSet]:
-    """The feature sets of a profile: ``paper`` -> all 78, ``quick`` -> :data:`QUICK_FEATURE_SETS`."""
-    if profile == "paper":
+    """The feature sets of a profile's ``features`` section: ``"all"`` (the 78) or a tuple of names."""
+    names = get_profile(profile)["features"]["sets"]
+    if names == "all":
         return dict(FEATURE_SETS)
-    if profile == "quick":
-        return {name: parse_feature_set(name) for name in QUICK_FEATURE_SETS}
-    raise ValueError(f"unknown profile {profile!r}: expected 'quick' or 'paper'")
+    return {name: parse_feature_set(name) for name in names}
 
 
 # --------------------------------------------------------------------------------------------------

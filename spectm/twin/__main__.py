@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from spectm.twin.config import SIZES, WATERS
+from spectm.twin.config import WATERS, size_names
 from spectm.twin.simulate import simulate_twin
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spectm.twin", description="write the Lake Erie twin")
-    parser.add_argument("--size", default="quick", choices=sorted(SIZES))
+    parser.add_argument("--size", default="quick", choices=size_names())
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--year", type=int, default=2024)

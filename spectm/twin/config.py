@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spectm.profiles import PROFILES, get_profile
+
 #: The western basin box (west, south, east, north) in degrees: HAB-F's PACE search box, widened to
 #: 83.50 W so the Maumee Bay shore is inside (shared/specs/glerl.md section 9).
 WESTERN_BASIN_BBOX: tuple[float, float, float, float] = (-83.50, 41.30, -82.45, 42.20)
@@ -92,17 +94,27 @@ def get_water(name: str) -> WaterOptics:
         raise ValueError(f"unknown twin water {name!r}: expected one of {', '.join(WATERS)}") from None
 
 
+#: Sizes that belong to no profile (the profiles' sizes are their ``twin`` sections, :mod:`spectm.profiles`).
 SIZES: dict[str, TwinSize] = {
-    "quick": TwinSize("quick", 3.6, description="CI: the May-October season at 3.6 km pixels"),
-    "season": TwinSize("season", 1.2, description="the May-October season at 1.2 km pixels, one overpass a day"),
     # for the twin's own tests: two weeks of July at 7.2 km (not a data product)
     "tiny": TwinSize("tiny", 7.2, season_start="07-10", season_end="07-16", description="tests only: 7 days at 7.2 km"),
 }
 
 
+def _profile_sizes() -> dict[str, TwinSize]:
+    sections = (get_profile(name)["twin"] for name in PROFILES)
+    return {twin["name"]: TwinSize(twin["name"], twin["pixel_km"]) for twin in sections}
+
+
+def size_names() -> list[str]:
+    """Every size the twin knows: the profiles' and :data:`SIZES`."""
+    return sorted({*_profile_sizes(), *SIZES})
+
+
 def get_size(name: str) -> TwinSize:
     """The named size; an unknown name is an error that lists the known ones."""
+    sizes = {**_profile_sizes(), **SIZES}
     try:
-        return SIZES[name]
+        return sizes[name]
     except KeyError:
-        raise ValueError(f"unknown twin size {name!r}: expected one of {', '.join(SIZES)}") from None
+        raise ValueError(f"unknown twin size {name!r}: expected one of {', '.join(sizes)}") from None
