@@ -34,7 +34,7 @@ class ModelConfig:
 
 
 def model_config(profile: str = "paper", **overrides) -> ModelConfig:
-    """The ``model`` section of a profile of :mod:`spectm.profiles` (the sizes are not frozen, the code is)."""
+    """The ``model`` section of a profile of :mod:`spectm.profiles` (the code is frozen, not the sizes)."""
     return ModelConfig(**{**get_profile(profile)["model"], **overrides})
 
 

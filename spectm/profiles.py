@@ -119,14 +119,16 @@ PROFILES: dict[str, dict] = {
 
 
 def derive(base: dict, **sections: dict) -> dict:
-    """A copy of profile ``base`` with the given sections' keys replaced; an unknown section or key is an error."""
+    """A copy of profile ``base`` with the given sections' keys replaced; an unknown section or key is an
+    error."""
     profile = copy.deepcopy(base)
     for name, values in sections.items():
         if name not in profile:
             raise ValueError(f"a profile has no section {name!r}: expected one of {', '.join(profile)}")
         unknown = sorted(set(values) - set(profile[name]))
         if unknown:
-            raise ValueError(f"profile section {name!r} has no keys {unknown}: expected some of {sorted(profile[name])}")
+            raise ValueError(f"profile section {name!r} has no keys {unknown}: "
+                             f"expected some of {sorted(profile[name])}")
         profile[name].update(copy.deepcopy(values))
     return profile
 

@@ -2,7 +2,8 @@
 
 Config is a dict of plain values: :data:`DEFAULTS`, then the ``training`` section of a profile of
 :mod:`spectm.profiles`, then the caller's overrides (:func:`resolve_config`). A step: draw a batch (a
-per-epoch permutation seeded by ``(seed, epoch)``), draw a mask (a generator seeded by ``(seed, step, rank)``), forward under bf16 autocast where the device supports it,
+per-epoch permutation seeded by ``(seed, epoch)``), draw a mask (a generator seeded by ``(seed, step,
+rank)``), forward under bf16 autocast where the device supports it,
 :func:`spectm.model.spectm_loss`, backward, clip, AdamW at :func:`get_lr` (warm-up then cosine). Because
 both random streams are functions of the step, a run resumed from a checkpoint draws exactly the batches and
 masks the killed run would have drawn.

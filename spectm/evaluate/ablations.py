@@ -33,8 +33,8 @@ def ablation_budget(profile: str) -> dict:
     """Chapter 7's budget under ``profile``: pretraining ``seeds`` and ``epochs`` per ablation run, the
     ``fraction`` of training pixels the runs see, and ``label_draws`` per label fraction."""
     section = get_profile(profile)["ablation"]
-    return {"seeds": int(section["seeds"]), "epochs": int(section["epochs"]), "fraction": float(section["fraction"]),
-            "label_draws": int(section["label_draws"])}  # fmt: skip
+    return {"seeds": int(section["seeds"]), "epochs": int(section["epochs"]),
+            "fraction": float(section["fraction"]), "label_draws": int(section["label_draws"])}
 
 
 class ClippedToTrainingRange(RegressorMixin, BaseEstimator):

@@ -74,7 +74,8 @@ def param_grid(algorithm: str, profile: str = "quick") -> dict:
     """The profile's hyper-parameter grid of ``algorithm`` (keys without the pipeline prefix)."""
     grids = get_profile(profile)["baselines"]["grids"]
     if algorithm not in grids:
-        raise ValueError(f"unknown algorithm {algorithm!r} in profile {profile!r}: expected one of {', '.join(grids)}")
+        raise ValueError(f"unknown algorithm {algorithm!r} in profile {profile!r}: expected one of "
+                         f"{', '.join(grids)}")
     return grids[algorithm]
 
 
