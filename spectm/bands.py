@@ -3,10 +3,12 @@
 One wavelength rule, :func:`diagnostic_mask`, is used by the masking, the indices, the plots and the
 tests alike, so that "which bands are diagnostic" is decided in exactly one place.
 
-The paper masks "28 of 122 OCI bands" in three windows but does not say which 122 bands. This project
-infers (``shared/specs/bands.md``) a uniform 2.5 nm grid from 415.0 to 717.5 nm with half-open windows
-[615, 640), [660, 680), [695, 720): 10 + 8 + 10 = 28 diagnostic bands. Files keep the native 172-band
-Rrs grid; other grids are kept so a reader can rerun the study on real bands only.
+The paper masks "28 of 122 OCI bands" in three windows but does not say which 122 bands, and no grid of
+real OCI bands gives both counts (:func:`grid_summary` counts |D| on each candidate). This project infers
+a uniform 2.5 nm grid from 415.0 to 717.5 nm with half-open windows [615, 640), [660, 680), [695, 720):
+10 + 8 + 10 = 28 diagnostic bands (closed windows would give 30: 640.0 and 680.0 would join). Files keep
+the native 172-band Rrs grid (NASA's OCI band table; ``book/sources.md``); other grids are kept so a reader
+can rerun the study on real bands only.
 """
 
 from __future__ import annotations

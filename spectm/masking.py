@@ -4,7 +4,8 @@ Every family is a pure function ``(wavelengths, batch_size, generator, ...) -> m
 tensor of shape ``(batch_size, n_bands)`` with ``True`` = masked (the MAE convention). The model decides
 what a masked band becomes (a mask token, or dropped from the encoder); the masking knows nothing of it.
 
-Families (``shared/specs/masking.md``):
+Families (He et al. 2022, MAE; Cong et al. 2022, SatMAE; Hong et al. 2024, SpectralGPT; Faruk et al.
+2025, TerraMAE):
 
 * ``targeted``: SpecTM, ``m_b = 1[b in D]``; the same for every sample and step, no randomness.
 * ``random``: MAE's per-sample uniform masking (argsort of U(0, 1) noise).

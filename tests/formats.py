@@ -1,6 +1,7 @@
 """Tiny hand-made files for the format tests, built with netCDF4/csv directly (not with spectm writers).
 
-They follow the specs in ``shared/specs`` so that a reader bug and a writer bug cannot cancel out.
+They follow the public formats (``book/sources.md``, with the primary sources) so that a reader bug and
+a writer bug cannot cancel out.
 """
 
 from __future__ import annotations

@@ -327,7 +327,7 @@ def test_search_rejects_a_malformed_bounding_box_before_any_request(no_credentia
 
 
 def _umm_granule(name="PACE_OCI.20250305T160933.L2.OC_AOP.V3_1.nc", size_in_bytes=76229481, checksum=None):
-    """A UMM-G granule shaped like CMR's answer for PACE_OCI_L2_AOP v3.1 (shared/specs/pace-oci.md)."""
+    """A UMM-G granule shaped like CMR's answer for PACE_OCI_L2_AOP v3.1 (NASA CMR; book/sources.md)."""
     archive = {"Format": "netCDF-4", "MimeType": "application/x-netcdf", "Name": name}
     if size_in_bytes is not None:
         archive["SizeInBytes"] = size_in_bytes

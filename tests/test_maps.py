@@ -27,7 +27,7 @@ from spectm.resources.natural_earth import build  # noqa: E402
 
 SHAPE_EXTENSIONS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
-# The 8 core GLERL western-basin stations, nominal positions (lat, lon) from shared/specs/glerl.md.
+# The 8 core GLERL western-basin stations, nominal positions (lat, lon) from book/sources.md.
 GLERL_STATIONS = {
     "WE2": (41.7621, -83.3306),
     "WE4": (41.8262, -83.1955),
@@ -192,7 +192,7 @@ def test_western_basin_bbox_holds_the_glerl_stations_and_the_pace_grid():
     west, south, east, north = maps.WESTERN_LAKE_ERIE_BBOX
     for station, (lat, lon) in GLERL_STATIONS.items():
         assert west < lon < east and south < lat < north, station
-    # PACE granules are gridded over lon -83.5..-82.45, lat 41.3..42.2 (shared/specs/glerl.md).
+    # PACE granules are gridded over lon -83.5..-82.45, lat 41.3..42.2 (HAB-F's box; book/sources.md).
     assert west <= -83.5 and east >= -82.45 and south <= 41.3 and north >= 42.2
 
 

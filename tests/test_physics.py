@@ -36,7 +36,7 @@ from spectm.physics import (
 )
 
 # --------------------------------------------------------------------------------------------------
-# Tables against shared/specs/bio-optics.md section 3.4
+# Tables against spot values of their sources (spectm/resources/optics/, each file naming its source)
 # --------------------------------------------------------------------------------------------------
 
 BRICAUD_SPEC = {  # nm: (Aphi m2/mg, Ephi), the spec's rounded rows

@@ -56,9 +56,10 @@ PROGRESS_MIN_BYTES = 8 * 2**20
 _CHUNK_BYTES = 2**20
 _OFFLINE_HINT = "the offline default is source='twin'"
 
-#: gridMET yearly files, direct HTTPS (``shared/specs/gridmet.md`` section 6): ``<short>_<year>.nc``.
+#: gridMET yearly files, direct HTTPS (Climatology Lab, *gridMET*, climatologylab.org/gridmet.html):
+#: ``<short>_<year>.nc``.
 GRIDMET_BASE_URL = "https://www.northwestknowledge.net/metdata/data"
-#: The 16 daily gridMET variables by file prefix (``shared/specs/gridmet.md`` section 2).
+#: The 16 daily gridMET variables by file prefix (Climatology Lab, *gridMET*; ``book/sources.md``).
 GRIDMET_VARIABLES = (
     "pr", "rmax", "rmin", "sph", "srad", "th", "tmmn", "tmmx",
     "vs", "bi", "fm100", "fm1000", "erc", "etr", "pet", "vpd",
@@ -67,18 +68,18 @@ GRIDMET_VARIABLES = (
 GRIDMET_FIRST_YEAR = 1979
 
 #: The HAB-F compiled GLERL file (surface and scum samples 2012-2025, 8 columns), pinned to the commit
-#: described in ``shared/specs/glerl.md`` (S6), with its published size in bytes.
+#: that built it (``book/sources.md``), with its published size in bytes.
 GLERL_COMPILED_URL = (
     "https://raw.githubusercontent.com/jbcox-noaa/HAB-F/10923ee995b1ab2ca1f4d56eda63457cd4dc1538/"
     "microcystin_detection/glrl-hab-data.csv"
 )
 GLERL_COMPILED_SIZE = 108_218
-# The raw GLERL season files. shared/specs/glerl.md gives no direct NCEI download URL (the archive is cited by
-# its DOI 10.25921/11da-3x54 only), so the files come from the public copies the spec lists as source S4
-# (j-b-cox/HAB-F-Capstone, GLERL_GT/data/, pinned to commit e824978 where the spec's S5 reads them).
-# UNCONFIRMED in the spec: whether these copies are byte-identical to the current NCEI files, and how far
-# NCEI's archive now reaches beyond 2021; the 2024 and 2025 weekly datashare files are provisional, and
-# the 2025 copy is an early-season snapshot (2 dates). No public file holds 2023.
+# The raw GLERL season files. NCEI's archive (Boegehold et al. 2023, ESSD 15:3853) gives a DOI,
+# 10.25921/11da-3x54, but no direct download URL, so the files come from public copies
+# (j-b-cox/HAB-F-Capstone, GLERL_GT/data/, pinned to commit e824978, where its clean-up notebook reads
+# them). Unconfirmed (``book/sources.md``): whether these copies are byte-identical to the current NCEI
+# files, and how far NCEI's archive now reaches beyond 2021; the 2024 and 2025 weekly datashare files are
+# provisional, and the 2025 copy is an early-season snapshot (2 dates). No public file holds 2023.
 _GLERL_RAW_BASE = (
     "https://raw.githubusercontent.com/j-b-cox/HAB-F-Capstone/e824978db242565319e222c47809d83d0c2c84ed/"
     "GLERL_GT/data/"
@@ -458,7 +459,8 @@ def _default_content_check(dest: Path):
 # ------------------------------------------------------------------------------------------ credentials
 
 #: Hosts that may receive the Earthdata bearer token: Earthdata Login, CMR and the OB.DAAC TEA endpoint
-#: (``shared/specs/pace-oci.md`` section 1). Anything else, e.g. the S3 host TEA redirects to, gets none.
+#: (NASA OB.DAAC, *PACE OCI data access*; ``book/sources.md``). Anything else, e.g. the S3 host TEA
+#: redirects to, gets none.
 EARTHDATA_TOKEN_HOSTS = frozenset({EARTHDATA_HOST, CMR_HOST, "obdaac-tea.earthdatacloud.nasa.gov"})
 EARTHDATA_TOKEN_DOMAINS = (".earthdata.nasa.gov",)
 
@@ -1030,7 +1032,7 @@ def glerl_files_for_year(year: int) -> list[str]:
         return names
     covered = sorted({y for years, _ in GLERL_SEASON_FILES.values() for y in years})
     raise UnavailableYear(
-        f"GLERL has no public western Lake Erie samples for {year!r}: the files in shared/specs/glerl.md "
+        f"GLERL has no public western Lake Erie samples for {year!r}: the public files "
         f"cover {covered[0]}-2022 and 2024-{covered[-1]} (none holds 2023)."
     )
 

@@ -1,6 +1,7 @@
 """GLERL western Lake Erie weekly samples: read every official CSV layout, write the weekly datashare.
 
-Three layouts are public (``shared/specs/glerl.md``): the GLERL weekly datashare (2024-), the NCEI-style
+Three layouts are public (Boegehold et al. 2023, ESSD; NOAA GLERL, *Lake Erie Microcystin Sampling Data*;
+``book/sources.md``): the GLERL weekly datashare (2024-), the NCEI-style
 2012-2019 files (Latin-1, units in the headers) and the 2020-2022 snake_case files. The layout is
 detected from the header. All three become one table with one row per sample:
 

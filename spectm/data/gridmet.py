@@ -1,6 +1,7 @@
 """gridMET daily meteorology: yearly files as the Climatology Lab writes them, and one reader for them.
 
-One file per variable and year, ``<short>_<year>.nc`` (``shared/specs/gridmet.md``): dims ``day``, ``lat``
+One file per variable and year, ``<short>_<year>.nc`` (Abatzoglou 2013; Climatology Lab, *gridMET*;
+``book/sources.md``): dims ``day``, ``lat``
 (descending), ``lon`` and ``crs``; the data variable carries a CF-like name shared by several files
 (``tmmx`` and ``tmmn`` both hold ``air_temperature``), so the reader names variables by the file's short
 name. Values are packed uint16 (``_Unsigned``, fill 32767); open lake water and non-US land are fill,
@@ -253,8 +254,8 @@ UNIT_CONVERSIONS: dict[str, dict[str, tuple[float, float]]] = {
     "kPa": {"kpa": (1.0, 0.0), "pa": (1e-3, 0.0), "hpa": (0.1, 0.0), "mb": (0.1, 0.0), "mbar": (0.1, 0.0)},
 }  # fmt: skip
 
-#: Bounds on daily values in gridMET units (generous bounds around the G5 min-max of
-#: ``shared/specs/gridmet.md``): a value outside means the file's units or packing are not what it says.
+#: Bounds on daily values in gridMET units (generous bounds around the minima and maxima of the Google Earth
+#: Engine catalogue entry IDAHO_EPSCOR/GRIDMET): a value outside means the file's units or packing are not what it says.
 #: They catch mislabelled units, not bad physics (simulated humidity may overshoot 100 % a little).
 PLAUSIBLE_RANGE: dict[str, tuple[float, float]] = {
     "pr": (0.0, 1000.0), "rmax": (0.0, 150.0), "rmin": (0.0, 150.0), "sph": (0.0, 0.05), "srad": (0.0, 600.0),

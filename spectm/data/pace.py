@@ -1,6 +1,7 @@
 """PACE OCI Level-2 AOP granules (Rrs): write them as l2gen does, read real and simulated ones alike.
 
-Two on-disk layouts exist (``shared/specs/pace-oci.md``): layout A (processing versions 3.0/3.1) stores
+Two on-disk layouts exist (NASA OB.DAAC, *Release note highlights* and *OCI file structure*,
+github.com/nasa/oceandata-notebooks; NASA OCSSW ``l2gen``; summarised in ``book/sources.md``): layout A (processing versions 3.0/3.1) stores
 ``Rrs(number_of_lines, pixels_per_line, wavelength_3d)`` with integer nominal wavelengths in
 ``sensor_band_parameters``; layout B (3.2) gives ``geophysical_data`` its own float ``wavelength``
 dimension, which shares its name with a different 286-band dimension in ``sensor_band_parameters``.
