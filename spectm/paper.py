@@ -22,7 +22,23 @@ class Claim:
     section: str
 
     def __str__(self) -> str:
-        return f"{self.value:g}{' ' + self.unit if self.unit else ''}"
+        return f"{self.number}{' ' + self.unit if self.unit else ''}"
+
+    @property
+    def number(self) -> str:
+        """The value as prose writes it: ``0.695``, ``26,208``, ``1e-4``, ``6M``."""
+        return _prose_number(self.value)
+
+
+def _prose_number(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:g}M"
+    if value == int(value) and abs(value) >= 1000:
+        return f"{int(value):,}"
+    if 0 < abs(value) < 1e-3:
+        mantissa, exponent = f"{value:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:g}"
 
 
 _CLAIMS = (
@@ -31,6 +47,8 @@ _CLAIMS = (
     Claim("spline_r", "masked-band reconstruction, cubic-spline interpolation (pooled r)", 0.96, "", "IV-A"),
     Claim("samples_current", "matched samples, current week (<= 2 km, +-4 days)", 147, "samples", "IV"),
     Claim("samples_ahead", "temporally paired samples, 8 days ahead", 98, "samples", "IV"),
+    Claim("matchup_km", "largest sample-to-pixel distance of a match", 2, "km", "IV"),
+    Claim("matchup_days", "largest sample-to-image time difference of a match", 4, "days", "IV"),
     Claim("r2_current", "microcystin R^2, current week, SpecTM", 0.695, "", "Abstract, IV-B"),
     Claim("r2_ahead", "microcystin R^2, 8 days ahead, SpecTM", 0.620, "", "Abstract, IV-B"),
     Claim("baseline_current", "best baseline R^2, current week (Ridge)", 0.51, "", "Abstract, IV-B"),
@@ -43,7 +61,8 @@ _CLAIMS = (
           26208, "", "IV"),
     Claim("microcystin_min", "smallest matched microcystin", 0.10, "ug/L", "IV"),
     Claim("microcystin_max", "largest matched microcystin", 10.70, "ug/L", "IV"),
-    Claim("diagnostic_bands", "diagnostic bands masked (of 122)", 28, "bands", "III-A"),
+    Claim("diagnostic_bands", "diagnostic bands masked (of the model's bands)", 28, "bands", "III-A"),
+    Claim("model_bands", "PACE OCI bands the model sees", 122, "bands", "III-A"),
     Claim("encoder_parameters", "encoder parameters (6-layer ViT, width 256)", 6e6, "", "III-C"),
 )
 
@@ -70,3 +89,16 @@ def claim(key: str) -> Claim:
         return PAPER[key]
     except KeyError:
         raise KeyError(f"the paper has no claim {key!r}: known claims are {', '.join(PAPER)}") from None
+
+
+
+def glue_claims(*keys: str) -> None:
+    """Glue each claim's number as ``paper_<key>`` (and the loss weights as ``paper_lambda_<task>``) in the
+    running notebook, so a chapter's prose quotes the paper as ``{glue:text}`paper_r2_current``` and never
+    types a number itself. Glued as strings: MyST shows a string's text as it is (``26,208``, ``1.0``)."""
+    from myst_nb import glue
+
+    for key in keys:
+        glue(f"paper_{key}", claim(key).number, display=False)
+    for task, weight in LOSS_WEIGHTS.items():
+        glue(f"paper_lambda_{task}", repr(float(weight)), display=False)
