@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from spectm.twin.config import size_names
+
 _STAGES = {
     "twin": """
 import json, resource, sys, time
@@ -117,7 +119,7 @@ def _run(stage: str, *args: str) -> dict:
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks data", description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="quick", choices=["tiny", "quick", "season"])
+    parser.add_argument("--size", default="quick", choices=size_names())
     parser.add_argument("--out", default=None, help="twin folder (default: a fresh temporary folder)")
     parser.add_argument("--json", default=None, help="where to write the results (default benchmarks/results/bench_data_<size>.json)")
     parser.add_argument("--schedulers", default="threads,processes", help="dask schedulers to time against the serial build")

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from spectm.profiles import PROFILES
+
 
 def build_tasks(cache_dir: str, seed: int = 0, year: int = 2024) -> dict:
     """``{lead_days: matchup table with weather}`` for the quick twin, as chapter 2 builds them."""
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.bench_grid", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument(
         "--json", default=None, help="results file (default benchmarks/results/bench_grid_<profile>.json)"
