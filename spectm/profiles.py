@@ -16,8 +16,8 @@ stage reads its own section through one function (``tests/test_profiles.py`` che
 Profiles:
 
 - ``quick``: CPU, minutes; what CI and ``make book`` run on the small twin.
-- ``paper``: the paper's settings, read from :mod:`spectm.paper` (6-layer ViT, width 256, AdamW, 100
-  epochs, ...); meant for a GPU and for real data.
+- ``paper``: the paper's settings, read from :mod:`spectm.paper` (encoder depth and width, AdamW learning
+  rate and weight decay, batch, epochs, loss weights); meant for a GPU and for real data.
 
 A new profile is an old one with a few values changed, written at module level below the others::
 
@@ -40,8 +40,8 @@ def _logspace(lo: float, hi: float, n: int) -> list[float]:
     return [float(v) for v in np.logspace(lo, hi, n)]
 
 
-#: Per algorithm of :data:`spectm.evaluate.baselines.ALGORITHMS`: 24 hyper-parameter settings each, so
-#: 7 algorithms x 78 feature sets x 2 tasks x 24 = the paper's 26,208 configurations.
+#: Per algorithm of :data:`spectm.evaluate.baselines.ALGORITHMS`: 24 hyper-parameter settings each, so that
+#: algorithms x feature sets x 2 tasks x 24 gives the paper's count of configurations (a test checks it).
 _PAPER_GRIDS = {
     "ridge": {"alpha": _logspace(-3, 4, 24)},
     "lasso": {"alpha": _logspace(-4, 1, 24)},
