@@ -17,7 +17,7 @@ PACKAGE   := $(shell find spectm -name '*.py' -o -name '*.csv' -o -name '*.json'
 BOOKFILES := _config.yml _toc.yml $(wildcard book/*.md book/*.bib)
 HTML      := _build/html/index.html
 
-.PHONY: help install test book notebooks html benchmarks clean clean-book FORCE
+.PHONY: help install test book notebooks html check-site benchmarks clean clean-book FORCE
 
 ## help        : this list
 help:
@@ -38,6 +38,11 @@ test: $(STAMP)
 
 ## book        : execute every notebook (PROFILE=quick|paper, SOURCE=twin|real) and build the HTML in _build/html
 book: $(HTML)
+
+## check-site  : open every page of the built book in headless Chromium with the network off: math renders,
+##               no script errors, nothing scrolls sideways at 1400 px, every figure numbered, captioned, with alt text
+check-site: $(HTML)
+	$(PY) -m spectm.site_check _build/html
 
 ## notebooks   : only execute the notebooks into executed/
 notebooks: $(EXECUTED)

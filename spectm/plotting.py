@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from spectm import bands
+
+#: The book's figure style: 150 dpi, one type scale, light grid; every chapter applies it first.
+BOOK_STYLE = resources.files("spectm.resources") / "spectm.mplstyle"
+
+
+def use_book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to every figure made after this call (the chapters call it once)."""
+    plt.style.use(str(BOOK_STYLE))
 
 #: One colour per diagnostic window, used in every chapter.
 WINDOW_COLORS = {"phycocyanin": "tab:cyan", "chlorophyll_a": "tab:green", "red_edge": "tab:red"}
