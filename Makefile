@@ -70,7 +70,16 @@ endif
 executed/verdicts.md: $(EXECUTED)
 	$(PY) -m spectm.results verdicts $@ --profile $(PROFILE) --source $(SOURCE)
 
-$(HTML): $(EXECUTED) executed/verdicts.md $(BOOKFILES) $(STAMP)
+# The landing page's run-time table, from papermill's record in each executed notebook.
+executed/timings.md: $(EXECUTED)
+	$(PY) -m spectm.pages timings $@ $(EXECUTED)
+
+# The paper's headline claims, from spectm/paper.py (the one place its numbers are typed).
+executed/claims.md: spectm/paper.py spectm/pages.py $(STAMP)
+	@mkdir -p executed
+	$(PY) -m spectm.pages claims $@
+
+$(HTML): $(EXECUTED) executed/verdicts.md executed/timings.md executed/claims.md $(BOOKFILES) $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@touch $@
 
