@@ -249,7 +249,7 @@ def test_station_spectra_have_a_red_edge_in_summer(quick):
 
 def test_writer_refuses_an_aerosol_field_of_the_wrong_shape(tmp_path):
     from spectm.bands import oci_rrs_centers
-    from spectm.data.pace import write_l2_aop
+    from spectm.twin.writers.pace import write_l2_aop
 
     rrs = np.full((4, 5, oci_rrs_centers().size), 0.01)
     lat, lon = np.full((4, 5), 41.7), np.full((4, 5), -83.2)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from spectm.data.glerl import write_weekly_datashare
+from spectm.twin.writers.glerl import write_weekly_datashare
 from spectm.physics import all_indices, simulate_rrs_dataarray
 from spectm.twin.calibration import (
     TARGETS, calibration_table, out_of_range, sample_statistics, season_samples, statistics_table, twin_ceiling_r2,
