@@ -26,7 +26,7 @@ KM_PER_DEG_LAT = 111.0
 KM_PER_DEG_LON = 82.8
 
 #: Version of the simulator: a change of physics bumps it, so an old manifest is not reused.
-TWIN_VERSION = "3"
+TWIN_VERSION = "4"
 
 
 @dataclass(frozen=True)

@@ -173,8 +173,10 @@ def rayleigh_optical_thickness(wavelength_nm) -> np.ndarray:
 def _write_band_constants(group, wavelength_nm: np.ndarray) -> None:
     """Per-band constants l2gen writes: vicarious gains (none: 1 and 0), F0, water IOPs, Rayleigh.
 
-    aw and bbw come from the twin's optics tables (pure water, 300-800 nm; fill beyond); k_oz and
-    k_no2 are written as fill because the twin has no trace-gas absorption tables.
+    aw and bbw come from the twin's optics tables (pure water, 300-800 nm; fill beyond); k_oz from
+    the MODTRAN-3 ozone spectrum of Gege (2012) (300-1000 nm; fill beyond, where ozone does not absorb
+    measurably). k_no2 is fill: no NO2 cross-section table is available to the project offline, and a
+    number without a source would be worse than the product's own fill value.
     """
     for name, (values, long_name, units) in _band_constants(tuple(wavelength_nm.tolist())).items():
         attrs = {"long_name": long_name, **({"units": units} if units else {})}
@@ -198,11 +200,23 @@ def _band_constants(wavelengths: tuple[float, ...]) -> dict:
         "F0": (solar_irradiance_f0(wavelength_nm), "Mean Solar Flux", "W m^-2 um^-1"),
         "aw": (aw, "Band-pass averaged absorption coefficient for seawater", "m^-1"),
         "bbw": (pure_water_backscattering(wavelength_nm), "Band-pass averaged backscattering coefficient for seawater", "m^-1"),
-        "k_oz": (np.full_like(wavelength_nm, fill), "Ozone Absorption cross-sections", "cm^-1"),
+        "k_oz": (ozone_absorption(wavelength_nm), "Ozone Absorption cross-sections", "cm^-1"),
         "k_no2": (np.full_like(wavelength_nm, fill), "NO2 Absorption cross-sections", "cm^2 molecule^-1"),
         "Tau_r": (rayleigh_optical_thickness(wavelength_nm), "Rayleigh Optical Thickness", None),
     }  # fmt: skip
     return {name: (values.astype(np.float32), long_name, units) for name, (values, long_name, units) in columns.items()}
+
+
+def ozone_absorption(wavelength_nm) -> np.ndarray:
+    """Ozone absorption k_oz (cm^-1) at band centres: Gege's (2012) 5 nm table, linear between its
+    points (a 5 nm band average, the width of OCI's hyperspectral bands); fill outside 300-1000 nm."""
+    from spectm.physics.tables import ozone_absorption_table
+
+    table = ozone_absorption_table()
+    wavelength_nm = np.asarray(wavelength_nm, dtype=np.float64)
+    x = table["wavelength_nm"]
+    inside = (wavelength_nm >= x[0]) & (wavelength_nm <= x[-1])
+    return np.where(inside, np.interp(wavelength_nm, x, table["k_oz_per_cm"]), np.float64(INT_FILL))
 
 
 AOT_PACKING = {"scale_factor": 1e-04, "add_offset": 0.0, "_FillValue": -32767, "valid_min": 0, "valid_max": 30000}
