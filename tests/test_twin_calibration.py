@@ -102,3 +102,20 @@ def test_single_seasons_miss_targets_by_year_to_year_variation_not_sampling(pool
     assert august["sampling_interval_width"] > 0.5 * (august["high"] - august["low"])
     one = single_season_table(pooled[pooled["season"] == 0], reps=30)
     assert (one["season_q05"] <= one["twin"] + 1e-9).all() and (one["twin"] <= one["season_q95"] + 1e-9).all()
+
+
+def test_ceiling_has_an_interval_around_it_below_one(pooled):
+    from spectm.twin.calibration import twin_ceiling_interval
+
+    table = twin_ceiling_interval(pooled[pooled["depth_category"] == "Surface"], reps=40)
+    assert set(table.index) == {"all_surface", "july_september"}
+    assert (table["q05"] <= table["r2"]).all() and (table["r2"] <= table["q95"]).all() and (table["q95"] < 1).all()
+    assert (table["q95"] - table["q05"] > 0).all()  # a measured ceiling scatters with the samples
+
+
+def test_station_spectra_have_a_red_edge_in_summer_water_leaving(pooled):
+    from spectm.twin.calibration import station_spectra_summary
+
+    summary = station_spectra_summary(pooled)
+    assert summary["spectra"] > 500 and summary["r709_r665_jas"] >= 1.0
+    assert 500 <= summary["green_max_median"] <= 600

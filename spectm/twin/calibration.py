@@ -286,3 +286,47 @@ def between_season_table(samples: pd.DataFrame, reps: int = 100, seed: int = 0) 
              "season_q95": float(values[t.name].quantile(0.95)),
              "sampling_interval_width": float(widths[t.name].median())} for t in TARGETS]  # fmt: skip
     return pd.DataFrame(rows).set_index("statistic")
+
+
+def twin_ceiling_interval(samples: pd.DataFrame, reps: int = 200, seed: int = 0) -> pd.DataFrame:
+    """:func:`twin_ceiling_r2` with a 90 % interval: stations (of each season) drawn with replacement.
+
+    Why an interval: the ceiling is itself measured on ~170 clustered samples per season; its spread
+    over resampled stations says how far a model's R^2 on the same samples may sit above or below it by
+    the samples alone. Rows ``all_surface`` and ``july_september``; columns ``r2``, ``q05``, ``q95``, ``n``.
+    """
+    table = samples if "season" in samples.columns else samples.assign(season=0)
+    point = twin_ceiling_r2(table)
+    clusters = [group for _, group in table.groupby(["season", "station"])]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(reps):
+        picks = rng.integers(0, len(clusters), len(clusters))
+        draws.append(twin_ceiling_r2(pd.concat([clusters[k] for k in picks], ignore_index=True)))
+    draws = pd.DataFrame(draws)
+    rows = {key: {"r2": point[key], "q05": float(draws[key].quantile(0.05)), "q95": float(draws[key].quantile(0.95)),
+                  "n": point["n"]} for key in ("all_surface", "july_september")}  # fmt: skip
+    return pd.DataFrame(rows).T
+
+
+def station_spectra_summary(samples: pd.DataFrame, wavelengths="oci_rrs172") -> dict[str, float]:
+    """Shape of the twin's error-free water-leaving spectra at the sampled stations (surface samples).
+
+    ``green_max_545_570``: fraction of spectra whose 500-600 nm maximum lies at 545-570 nm (real
+    western-basin bloom spectra peak near 550-565 nm); ``green_max_median`` (nm); ``r709_r665_jas``:
+    the median R709/R665 of July-September spectra (the red edge rivals R665 in bloom season).
+    """
+    from spectm.bands import as_wavelengths
+    from spectm.physics import simulate_rrs
+
+    s = samples[samples["depth_category"] == "Surface"]
+    wl = as_wavelengths(wavelengths)
+    rrs = simulate_rrs(s["true_chl_surface"].to_numpy(float), s["true_pc_surface"].to_numpy(float),
+                       s["true_ag440"].to_numpy(float), s["true_tss"].to_numpy(float), wl)  # fmt: skip
+    green = (wl >= 500) & (wl <= 600)
+    peak = wl[green][np.argmax(rrs[:, green], axis=1)]
+    summer = pd.DatetimeIndex(s["date"]).month.isin([7, 8, 9])
+    ratio = rrs[:, np.argmin(np.abs(wl - 709))] / rrs[:, np.argmin(np.abs(wl - 665))]
+    return {"spectra": int(peak.size), "green_max_median": float(np.median(peak)),
+            "green_max_545_570": float(np.mean((peak >= 545) & (peak <= 570))),
+            "r709_r665_jas": float(np.median(ratio[summer]))}  # fmt: skip
