@@ -64,9 +64,24 @@ def test_toxin_peak_moves_between_seasons(pooled):
     assert len(peaks) >= 3 and min(peaks) >= 195 and max(peaks) <= 255
 
 
-@pytest.mark.parametrize("months", [(4, 5, 6, 7, 8, 9, 10), (7, 8, 9)], ids=["season", "july-september"])
-def test_microcystin_is_not_a_function_of_any_band_or_index(pooled, months):
+@pytest.fixture(scope="module")
+def pooled_2025():
+    return season_samples(SEEDS, year=2025, size="quick")
+
+
+SEASON, SUMMER = (4, 5, 6, 7, 8, 9, 10), (7, 8, 9)
+KNOWN_2025 = pytest.mark.xfail(strict=True, reason=(
+    "known: the 2025 seasons' blooms are larger and their MC-chl rank correlation is 0.73 (target 0.65, range "
+    "0.50-0.78), so error-free NDCI reaches rho 0.75 over the whole season (July-September stays below)"))
+
+
+@pytest.mark.parametrize("year, months", [
+    pytest.param(2024, SEASON, id="2024-season"), pytest.param(2024, SUMMER, id="2024-july-september"),
+    pytest.param(2025, SEASON, id="2025-season", marks=KNOWN_2025), pytest.param(2025, SUMMER, id="2025-july-september"),
+])  # fmt: skip
+def test_microcystin_is_not_a_function_of_any_band_or_index(request, year, months):
     """Even error-free water-leaving Rrs at the stations leaves much of the toxin's rank unexplained."""
+    pooled = request.getfixturevalue("pooled" if year == 2024 else "pooled_2025")
     s = pooled[(pooled["depth_category"] == "Surface") & pd.DatetimeIndex(pooled["date"]).month.isin(months)]
     mc = np.maximum(s["particulate_microcystin"].to_numpy(float), 0.1)
     rrs = simulate_rrs_dataarray(s["true_chl_surface"].to_numpy(), s["true_pc_surface"].to_numpy(),
