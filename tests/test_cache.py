@@ -16,7 +16,7 @@ import xarray as xr
 from spectm.bands import oci_rrs_centers
 from spectm.data import cache
 from spectm.data import pixels as pixels_module
-from spectm.data.pace import write_l2_aop
+from spectm.twin.writers.pace import write_l2_aop
 from spectm.data.pixels import build_pixel_table
 
 BBOX = (-83.5, 41.3, -82.45, 42.2)

@@ -27,9 +27,8 @@ import xarray as xr
 from scipy import ndimage
 
 from spectm.bands import oci_rrs_centers
-from spectm.data.glerl import datashare_filename, write_weekly_datashare
-from spectm.data.gridmet import write_gridmet_year
-from spectm.data.pace import l2_aop_filename, write_l2_aop
+from spectm.data.glerl import datashare_filename
+from spectm.data.pace import l2_aop_filename
 from spectm.physics.optics import simulate_rrs
 from spectm.twin.atmosphere import aerosol_fields, observe, plan_overpass
 from spectm.twin.blooms import BloomHistory, simulate_blooms
@@ -37,6 +36,7 @@ from spectm.twin.config import SEASON_END, SPINUP_START, TWIN_VERSION, get_size,
 from spectm.twin.lake import is_water, model_grid
 from spectm.twin.samples import simulate_samples, toxin_quota
 from spectm.twin.weather import WEATHER_VARIABLES, simulate_weather
+from spectm.twin.writers import write_gridmet_year, write_l2_aop, write_weekly_datashare
 
 MANIFEST_NAME = "twin_manifest.json"
 INTERPOLATED = ("chl_surface", "pc_surface", "ag440", "tss")
