@@ -17,6 +17,7 @@ import torch
 import xarray as xr
 
 from spectm import budget, paths
+from spectm.atomic import atomic_write_text
 from spectm.checkpoint import ResumeError, load_checkpoint, run_lock, source_fingerprint
 from spectm.datasets import PixelSpectra, from_pixel_table, split_by_date
 from spectm.profiles import get_profile
@@ -96,9 +97,7 @@ def pretrain(table: xr.Dataset, config: dict, train_data: PixelSpectra | None = 
         if (out / "summary.json").exists():  # finished by another process while we prepared the data
             return _finished_run(out, train_data, validation_data)
         summary = train(config, train_data, validation_data, out_dir=out)
-        partial = out / "summary.json.part"
-        partial.write_text(json.dumps(summary, indent=1, default=str))
-        partial.replace(out / "summary.json")
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
     return out
 
 

@@ -240,8 +240,9 @@ def test_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
     ckpt.save_atomic({"format": ckpt.FORMAT, "step": 1}, path)
 
-    def dies_half_way(obj, f, *args, **kwargs):
-        f.write(b"partial bytes")
+    def dies_half_way(obj, f, *args, **kwargs):  # f: the temporary's path (spectm.atomic)
+        with open(f, "wb") as handle:
+            handle.write(b"partial bytes")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", dies_half_way)
@@ -401,7 +402,8 @@ def test_lock_is_released_on_error_and_reentrant_in_one_process(tmp_path):
 
 def test_stale_temporaries_in_a_run_folder_are_removed_on_start(data, tmp_path):
     tmp_path.mkdir(exist_ok=True)
-    names = (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp")
+    names = (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp",
+             ".tmp-somehost_1-0a1b2c3d-checkpoint.pt")
     stale = [tmp_path / name for name in names]
     for path in stale:
         path.write_bytes(b"left by a killed process")
