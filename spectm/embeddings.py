@@ -26,9 +26,7 @@ def untrained_model(trained: SpecTM, seed: int = 0) -> SpecTM:
     torch.manual_seed(seed)
     model = SpecTM(trained.config)
     model.normalizer.load_state_dict(trained.normalizer.state_dict())
-    for name in ("wavelengths", "band_grid", "index_standardization"):
-        if hasattr(trained, name):
-            setattr(model, name, getattr(trained, name))
+    model.describe_data(trained.wavelengths, trained.band_grid, trained.index_standardization)
     return model.eval()
 
 
