@@ -87,7 +87,7 @@ def _twin(rest: list[str]) -> int:
 
 
 def _pretrain(rest: list[str]) -> int:
-    from spectm.train import main as train_main
+    from spectm.pretrain import main as train_main
 
     return train_main(rest)
 

@@ -13,22 +13,20 @@ end; the one before it is kept as ``checkpoint.previous.pt``; see :mod:`spectm.c
 trains there: a second process is refused). A checkpoint records fingerprints of the training data and of
 the package source; a resume with another config, other data or other code is refused.
 
-Multi-process: launch with ``torchrun --nproc_per_node N -m spectm.train ...``; each rank takes every N-th
+Multi-process: launch with ``torchrun --nproc_per_node N -m spectm.pretrain ...`` (the command line,
+:mod:`spectm.pretrain`); each rank takes every N-th
 sample of the epoch's permutation, gradients are averaged by DistributedDataParallel (gloo on CPU, nccl on
 CUDA) and only rank 0 writes files.
 """
 
 from __future__ import annotations
 
-import argparse
-import ast
 import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -39,7 +37,7 @@ from tqdm.auto import tqdm
 
 from spectm.atomic import atomic_write_text
 from spectm.bands import GRIDS, wavelength_grid
-from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError, RunInUseError,
+from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError,
                                code_version, load_checkpoint, load_resumable, restore_rng_states, rng_states,
                                run_lock, save_rotating, source_fingerprint)
 from spectm.masking import DEFAULT_BUDGET, correlation_groups, make_mask
@@ -597,61 +595,3 @@ def load_pretrained(path, map_location="cpu") -> SpecTM:
     model.load_state_dict(saved["model"])
     model.describe_data(saved["wavelengths"], saved["band_grid"], saved["index_standardization"])
     return model.eval()
-
-
-def _literal(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
-    from spectm import budget
-    from spectm.data.errors import DataFormatError
-    from spectm.datasets import PixelSpectra, load_pixel_table, split_by_date, synthetic_spectra
-
-    parser = argparse.ArgumentParser(prog="spectm pretrain", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    parser.add_argument("--masking", default=None, help="masking family (default: the profile's or targeted)")
-    parser.add_argument("--data", required=True, help="pixel table (.npz or .nc) or 'synthetic'")
-    parser.add_argument("--out", required=True, help="run directory (checkpoint.pt, metrics.jsonl)")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of dates held out")
-    parser.add_argument("--synthetic-size", type=int, default=20000, help="spectra when --data synthetic")
-    parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
-    parser.add_argument("--allow-long-run", action="store_true",
-                        help="train even when the run is estimated to take hours on this CPU")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key (Python literal), e.g. --set epochs=2")
-    args = parser.parse_args(argv)
-
-    config = {"profile": args.profile}
-    if args.masking:
-        config["masking"] = args.masking
-    if args.no_resume:
-        config["resume"] = False
-    for item in args.set:
-        key, _, value = item.partition("=")
-        config[key] = _literal(value)
-    config = resolve_config(config)
-    try:
-        if args.data == "synthetic":
-            table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
-        else:
-            table = load_pixel_table(args.data)
-        data = PixelSpectra(table["rrs"], table["time"], table.get("future"),
-                            table.get("wavelength", "paper122"))
-        train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
-        budget.check_long_run(config, len(train_rows), config["device"], allow=args.allow_long_run)
-        summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
-    except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError, budget.LongRunRefused) as error:
-        print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one line, no traceback
-        return 2
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -263,7 +263,7 @@ def test_config_rejects_unknown_keys_and_takes_profile_values():
 
 
 def test_command_line_trains_on_synthetic_data(tmp_path, capsys):
-    from spectm.train import main
+    from spectm.pretrain import main
 
     argv = ["--profile", "quick", "--masking", "random_spans", "--data", "synthetic",
             "--synthetic-size", "200", "--out", str(tmp_path), "--set", "max_steps=2",
@@ -473,7 +473,7 @@ def test_a_file_system_without_locks_is_warned_about(tmp_path, monkeypatch):
 
 
 def test_command_line_reports_a_missing_table_and_a_broken_log_in_one_line(tmp_path, capsys):
-    from spectm.train import main
+    from spectm.pretrain import main
 
     assert main(["--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()

@@ -20,7 +20,7 @@ import os
 import warnings
 from pathlib import Path
 
-from spectm.atomic import TEMPORARY_NAME, atomic_write, host_name  # atomic_write: re-exported for the readers
+from spectm.atomic import TEMPORARY_NAME, host_name
 
 #: Bump when the layout or meaning of a cached table changes, so old caches are not reused.
 CACHE_FORMAT = "1"
