@@ -22,6 +22,7 @@ import torch
 import xarray as xr
 
 from spectm.bands import as_wavelengths, gap_mask
+from spectm.model import nan_mean_std
 from spectm.physics import all_indices, simulate_rrs
 
 #: Index targets of the index head: a non-redundant subset of :data:`spectm.physics.INDEX_FUNCTIONS`
@@ -39,17 +40,6 @@ def index_targets(rrs: np.ndarray, wavelengths, names=INDEX_NAMES) -> np.ndarray
     out = np.stack([table[name].values for name in names], axis=-1).astype(np.float32)
     out[~np.isfinite(out)] = np.nan
     return out
-
-
-def nan_mean_std(x: np.ndarray, min_std: float = 1e-12) -> tuple[list[float], list[float]]:
-    """Column mean and std over finite entries, as plain lists (checkpoint-ready); empty columns give 0, 1."""
-    x = np.asarray(x, dtype=np.float64)
-    finite = np.isfinite(x)
-    count = finite.sum(0)
-    mean = np.where(finite, x, 0.0).sum(0) / np.maximum(count, 1)
-    var = (np.where(finite, x - mean, 0.0) ** 2).sum(0) / np.maximum(count - 1, 1)
-    std = np.where(count > 1, np.maximum(np.sqrt(var), min_std), 1.0)
-    return [float(v) for v in np.where(count > 0, mean, 0.0)], [float(v) for v in std]
 
 
 class PixelSpectra(torch.utils.data.Dataset):
@@ -119,8 +109,8 @@ class PixelSpectra(torch.utils.data.Dataset):
 
     def index_statistics(self) -> dict:
         """Mean and std of every index target over this dataset (call it on the training split)."""
-        mean, std = nan_mean_std(self.indices.numpy())
-        return {"names": list(self.index_names), "mean": mean, "std": std}
+        mean, std = nan_mean_std(self.indices, min_std=1e-12)
+        return {"names": list(self.index_names), "mean": mean.tolist(), "std": std.tolist()}
 
 
 def split_by_date(times, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -60,6 +60,22 @@ def model_config(profile: str = "paper", **overrides) -> ModelConfig:
     return ModelConfig(**{**profiles[profile], **overrides})
 
 
+@torch.no_grad()
+def nan_mean_std(x, min_std: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column mean and (n-1) std of ``x`` (n_samples, K) over its finite entries, in float64: the one
+    NaN-aware statistic of the package (the model's input normaliser, the index targets' standardisation).
+
+    A column with no finite entry gets mean 0, one with fewer than two gets std 1; std is at least
+    ``min_std``, so dividing by it is safe."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    finite = torch.isfinite(x)
+    count = finite.sum(0)
+    mean = torch.where(finite, x, 0).sum(0) / count.clamp(min=1)
+    var = torch.where(finite, x - mean, 0).pow(2).sum(0) / (count - 1).clamp(min=1)
+    return (torch.where(count > 0, mean, 0.0),
+            torch.where(count > 1, var.sqrt().clamp(min=min_std), 1.0))
+
+
 class Normalizer(nn.Module):
     """Per-band mean and std of the training split, kept as buffers so they travel in the ``state_dict``.
 
@@ -74,14 +90,10 @@ class Normalizer(nn.Module):
 
     @torch.no_grad()
     def fit(self, spectra: torch.Tensor, min_std: float = 1e-8) -> Normalizer:
-        """NaN-aware statistics of a ``(n_samples, B)`` training array, computed once."""
-        x = torch.as_tensor(spectra, dtype=torch.float64)
-        finite = torch.isfinite(x)
-        count = finite.sum(0)
-        mean = torch.where(finite, x, 0).sum(0) / count.clamp(min=1)
-        var = torch.where(finite, x - mean, 0).pow(2).sum(0) / (count - 1).clamp(min=1)
-        self.mean.copy_(torch.where(count > 0, mean, 0.0))
-        self.std.copy_(torch.where(count > 1, var.sqrt().clamp(min=min_std), 1.0))
+        """NaN-aware statistics (:func:`nan_mean_std`) of a ``(n_samples, B)`` training array, computed once."""
+        mean, std = nan_mean_std(spectra, min_std)
+        self.mean.copy_(mean)
+        self.std.copy_(std)
         return self
 
     def forward(self, values: torch.Tensor) -> torch.Tensor:
