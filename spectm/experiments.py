@@ -120,11 +120,11 @@ def metrics(run: Path) -> tuple[list[dict], list[dict]]:
 
 
 @torch.no_grad()
-def embeddings(run: Path, rrs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-    """Frozen embeddings of spectra ``rrs`` (N, B) on the model grid: every observed band, no mask."""
+def embeddings(run: Path, Rrs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Frozen embeddings of spectra ``Rrs`` (N, B) on the model grid: every observed band, no mask."""
     model = load_pretrained(run)
     wavelengths = torch.as_tensor(model.wavelengths, dtype=torch.float32)
-    values = torch.as_tensor(np.asarray(rrs, dtype=np.float32))
+    values = torch.as_tensor(np.asarray(Rrs, dtype=np.float32))
     out = [model.embed(values[i:i + batch_size], wavelengths).numpy() for i in range(0, len(values), batch_size)]
     return np.concatenate(out) if out else np.empty((0, model.config.width), np.float32)
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
         else:
             table = load_pixel_table(args.data)
-        data = PixelSpectra(table["rrs"], table["time"], table.get("future"),
+        data = PixelSpectra(table["Rrs"], table["time"], table.get("future"),
                             table.get("wavelength", "paper122"))
         train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
         budget.check_long_run(config, len(train_rows), config["device"], allow=args.allow_long_run)

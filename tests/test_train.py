@@ -42,7 +42,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def data():
     table = synthetic_spectra(320, seed=1, n_dates=10)
-    pixels = PixelSpectra(table["rrs"], table["time"], table["future"])
+    pixels = PixelSpectra(table["Rrs"], table["time"], table["future"])
     train_rows, val_rows = split_by_date(pixels.time, 0.2, seed=0)
     return pixels.subset(train_rows), pixels.subset(val_rows)
 
@@ -113,7 +113,7 @@ def _ddp_worker(rank, world_size, store, out_dir, table):
     torch.set_num_threads(1)
     # A file rendezvous: no port chosen by one process and bound later by another (that races)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
-    pixels = PixelSpectra(table["rrs"], table["time"], table["future"])
+    pixels = PixelSpectra(table["Rrs"], table["time"], table["future"])
     seen = {}
 
     def remember(state):
@@ -129,7 +129,7 @@ def _ddp_worker(rank, world_size, store, out_dir, table):
 
 
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
-    table = {k: v for k, v in synthetic_spectra(256, seed=2).items() if k in ("rrs", "time", "future")}
+    table = {k: v for k, v in synthetic_spectra(256, seed=2).items() if k in ("Rrs", "time", "future")}
     out = tmp_path / "run"
     mp.start_processes(_ddp_worker, args=(2, str(tmp_path / "store"), str(out), table), nprocs=2, join=True,
                        start_method="spawn")
@@ -480,7 +480,7 @@ def test_command_line_reports_a_missing_table_and_a_broken_log_in_one_line(tmp_p
     assert "missing.npz" in err and len(err.splitlines()) == 1
     run, table = tmp_path / "run", tmp_path / "table.npz"
     spectra = synthetic_spectra(160, seed=3, n_dates=5)
-    np.savez(table, rrs=spectra["rrs"], time=spectra["time"])
+    np.savez(table, Rrs=spectra["Rrs"], time=spectra["time"])
     argv = ["--data", str(table), "--out", str(run), "--set", "max_steps=2", "--set", "progress=False",
             "--set", "batch_size=32", "--set", f"model={TINY_MODEL!r}"]
     assert main(argv) == 0
