@@ -392,10 +392,15 @@ def build_model(config: dict, train_data) -> tuple[SpecTM, list | None]:
                                 loss_weights=tuple(config["loss_weights"]), **config["model"]))
     model.normalizer.fit(train_data.values)
     model.describe_data(grid, _grid_name(grid), train_data.index_statistics())
-    groups = None
-    if config["masking"] == "grouped":
-        groups = correlation_groups(train_data.values.numpy(), config["n_groups"]).tolist()
-    return model, groups
+    groups = masking_groups(config, train_data)
+    return model, None if groups is None else groups.tolist()
+
+
+def masking_groups(config: dict, train_data) -> np.ndarray | None:
+    """The band groups of the "grouped" family (``n_groups``, fitted on the training split), else None."""
+    if config["masking"] != "grouped":
+        return None
+    return correlation_groups(train_data.values.numpy(), config["n_groups"])
 
 
 def step_schedule(config: dict, n_samples: int, rank: int, world_size: int) -> tuple[int, int, float]:
