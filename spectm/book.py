@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from spectm.atomic import atomic_write
 from spectm.profiles import PROFILES
 from spectm.results import SOURCES
 
@@ -69,9 +70,8 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
         staged.unlink(missing_ok=True)
     executed = nbformat.read(running, as_version=4)
     _hide_injected_cell(executed)
-    partial = target.with_suffix(".part")
-    nbformat.write(executed, partial)
-    os.replace(partial, target)
+    with atomic_write(target) as partial:
+        nbformat.write(executed, partial)
     running.unlink(missing_ok=True)
     failed.unlink(missing_ok=True)
     return time.perf_counter() - start

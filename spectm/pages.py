@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from spectm.data.cache import atomic_write
+from spectm.atomic import atomic_write_text
 from spectm.paper import PAPER
 
 WORDS_PER_MINUTE = 200
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"spectm.pages: {error}", file=sys.stderr)
         return 1
-    with atomic_write(args.output) as partial:
-        partial.write_text(table, encoding="utf-8")
+    atomic_write_text(args.output, table)
     return 0
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
+from spectm.atomic import atomic_write
 from spectm.bands import oci_rrs_centers
 from spectm.data.glerl import datashare_filename
 from spectm.data.pace import l2_aop_filename
@@ -86,15 +87,9 @@ def _load_complete(out_dir: Path, settings: dict) -> TwinManifest | None:
 
 
 def _atomic(path: Path, write) -> Path:
-    """Call ``write(temporary_path)`` then rename onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
+    """Call ``write(temporary_path)`` inside :func:`spectm.atomic.atomic_write`."""
+    with atomic_write(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
