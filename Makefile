@@ -17,7 +17,7 @@ PACKAGE   := $(shell find spectm -name '*.py' -o -name '*.csv' -o -name '*.json'
 BOOKFILES := _config.yml _toc.yml $(wildcard book/*.md book/*.bib)
 HTML      := _build/html/index.html
 
-.PHONY: help install test book notebooks html benchmarks clean clean-book FORCE
+.PHONY: help install test book notebooks html check-site benchmarks clean clean-book FORCE
 
 ## help        : this list
 help:
@@ -38,6 +38,11 @@ test: $(STAMP)
 
 ## book        : execute every notebook (PROFILE=quick|paper, SOURCE=twin|real) and build the HTML in _build/html
 book: $(HTML)
+
+## check-site  : open every page of the built book in headless Chromium with the network off: math renders,
+##               no script errors, nothing scrolls sideways at 1400 px, every figure numbered, captioned, with alt text
+check-site: $(HTML)
+	$(PY) -m spectm.site_check _build/html
 
 ## notebooks   : only execute the notebooks into executed/
 notebooks: $(EXECUTED)
@@ -65,7 +70,16 @@ endif
 executed/verdicts.md: $(EXECUTED)
 	$(PY) -m spectm.results verdicts $@ --profile $(PROFILE) --source $(SOURCE)
 
-$(HTML): $(EXECUTED) executed/verdicts.md $(BOOKFILES) $(STAMP)
+# The landing page's run-time table, from papermill's record in each executed notebook.
+executed/timings.md: $(EXECUTED)
+	$(PY) -m spectm.pages timings $@ $(EXECUTED)
+
+# The paper's headline claims, from spectm/paper.py (the one place its numbers are typed).
+executed/claims.md: spectm/paper.py spectm/pages.py $(STAMP)
+	@mkdir -p executed
+	$(PY) -m spectm.pages claims $@
+
+$(HTML): $(EXECUTED) executed/verdicts.md executed/timings.md executed/claims.md $(BOOKFILES) $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@touch $@
 

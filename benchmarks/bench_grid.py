@@ -28,7 +28,7 @@ def build_tasks(cache_dir: str, seed: int = 0, year: int = 2024) -> dict:
     """``{lead_days: matchup table with weather}`` for the quick twin, as chapter 2 builds them."""
     from spectm import maps, paths
     from spectm.data import glerl, gridmet, matchup, pixels, weather
-    from spectm.evaluate.features import attach_weather
+    from spectm.data.weather import attach_weather
     from spectm.twin import simulate_twin
 
     twin = simulate_twin(

@@ -34,7 +34,7 @@ H100_BF16_PEAK = 989e12
 
 def make_batch(batch_size: int, device: torch.device):
     pixels = PixelSpectra(**{k: v for k, v in synthetic_spectra(batch_size, seed=0).items()
-                             if k in ("rrs", "time", "future")})
+                             if k in ("Rrs", "time", "future")})
     batch = {k: v.to(device) for k, v in pixels[torch.arange(batch_size)].items()}
     return pixels, standardise_indices(batch, pixels.index_statistics(), device)
 

@@ -39,7 +39,7 @@ def time_steps(config: dict, device="cpu", warmup: int = 1, timed: int = 3) -> f
     device = torch.device(device)
     size = config["batch_size"]
     pixels = PixelSpectra(**{k: v for k, v in synthetic_spectra(size, seed=0).items()
-                             if k in ("rrs", "time", "future")})
+                             if k in ("Rrs", "time", "future")})
     batch = standardise_indices({k: v.to(device) for k, v in pixels[torch.arange(size)].items()},
                                 pixels.index_statistics(), device)
     wavelengths = torch.tensor(pixels.wavelengths, dtype=torch.float32, device=device)

@@ -16,13 +16,13 @@ import contextlib
 import hashlib
 import os
 import subprocess
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
 import spectm
+from spectm.atomic import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 PREVIOUS_NAME = "checkpoint.previous.pt"
@@ -68,28 +68,10 @@ def restore_rng_states(states: dict) -> None:
 
 
 def save_atomic(obj: dict, path) -> Path:
-    """``torch.save`` to ``path`` via a temporary file in the same directory, fsync, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-    return path
+    """``torch.save`` to ``path`` through :func:`spectm.atomic.atomic_write` (temporary, fsync, rename)."""
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
 
 
 def checkpoint_path(path) -> Path:
@@ -232,10 +214,11 @@ def run_lock(run_dir):
 
 
 def remove_run_temporaries(run_dir) -> list[Path]:
-    """Delete the temporaries of killed writers in a run folder (``.*.tmp``, ``*.part``); call only while
-    holding :func:`run_lock`. Returns what was removed."""
+    """Delete the temporaries of killed writers in a run folder (``.tmp-*`` of :mod:`spectm.atomic`, and the
+    ``.*.tmp`` / ``*.part`` names of earlier versions); call only while holding :func:`run_lock`. Returns
+    what was removed."""
     run_dir = Path(run_dir)
-    stale = sorted({*run_dir.glob(".*.tmp"), *run_dir.glob("*.part")})
+    stale = sorted({*run_dir.glob(".tmp-*"), *run_dir.glob(".*.tmp"), *run_dir.glob("*.part")})
     for path in stale:
         if path.is_file():
             path.unlink(missing_ok=True)

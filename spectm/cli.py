@@ -42,7 +42,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
     from spectm.data import access
-    from spectm.maps import WESTERN_LAKE_ERIE_BBOX
+    from spectm.data.region import WESTERN_LAKE_ERIE_BBOX
 
     start, end = access.pace_season(args.year)  # refuses a year outside the mission at once
     found = access.search_pace_granules(start, end, WESTERN_LAKE_ERIE_BBOX, version=args.version)
@@ -87,7 +87,7 @@ def _twin(rest: list[str]) -> int:
 
 
 def _pretrain(rest: list[str]) -> int:
-    from spectm.train import main as train_main
+    from spectm.pretrain import main as train_main
 
     return train_main(rest)
 

@@ -22,6 +22,7 @@ import torch
 import xarray as xr
 
 from spectm.bands import as_wavelengths, gap_mask
+from spectm.model import nan_mean_std
 from spectm.physics import all_indices, simulate_rrs
 
 #: Index targets of the index head: a non-redundant subset of :data:`spectm.physics.INDEX_FUNCTIONS`
@@ -30,10 +31,10 @@ from spectm.physics import all_indices, simulate_rrs
 INDEX_NAMES = ("ci", "ss665", "ndci", "red_edge_height", "pc_baseline_depth", "simis_ratio")
 
 
-def index_targets(rrs: np.ndarray, wavelengths, names=INDEX_NAMES) -> np.ndarray:
-    """``(N, K)`` float32 indices of ``rrs`` ``(N, B)`` by :func:`spectm.physics.all_indices`; inf -> NaN."""
+def index_targets(Rrs: np.ndarray, wavelengths, names=INDEX_NAMES) -> np.ndarray:
+    """``(N, K)`` float32 indices of ``Rrs`` ``(N, B)`` by :func:`spectm.physics.all_indices`; inf -> NaN."""
     wl = as_wavelengths(wavelengths)
-    spectra = xr.DataArray(np.asarray(rrs, dtype=np.float64), dims=("pixel", "wavelength"),
+    spectra = xr.DataArray(np.asarray(Rrs, dtype=np.float64), dims=("pixel", "wavelength"),
                            coords={"wavelength": wl})
     table = all_indices(spectra)
     out = np.stack([table[name].values for name in names], axis=-1).astype(np.float32)
@@ -41,22 +42,11 @@ def index_targets(rrs: np.ndarray, wavelengths, names=INDEX_NAMES) -> np.ndarray
     return out
 
 
-def nan_mean_std(x: np.ndarray, min_std: float = 1e-12) -> tuple[list[float], list[float]]:
-    """Column mean and std over finite entries, as plain lists (checkpoint-ready); empty columns give 0, 1."""
-    x = np.asarray(x, dtype=np.float64)
-    finite = np.isfinite(x)
-    count = finite.sum(0)
-    mean = np.where(finite, x, 0.0).sum(0) / np.maximum(count, 1)
-    var = (np.where(finite, x - mean, 0.0) ** 2).sum(0) / np.maximum(count - 1, 1)
-    std = np.where(count > 1, np.maximum(np.sqrt(var), min_std), 1.0)
-    return [float(v) for v in np.where(count > 0, mean, 0.0)], [float(v) for v in std]
-
-
 class PixelSpectra(torch.utils.data.Dataset):
     """Spectra of single pixels, one row per pixel and date, on one band grid.
 
     Args:
-        rrs: ``(N, B)`` Rrs on ``wavelengths``; NaN = missing band.
+        Rrs: ``(N, B)`` Rrs on ``wavelengths``; NaN = missing band.
         time: ``(N,)`` acquisition times (anything ``numpy.datetime64`` accepts), for :func:`split_by_date`.
         future: optional ``(N, B)`` Rrs of the same pixel 8 days later (NaN row = no pair).
         wavelengths: grid name or 1-D nm values (default the model grid ``paper122``).
@@ -67,28 +57,28 @@ class PixelSpectra(torch.utils.data.Dataset):
     loop uses this with ``DataLoader(batch_size=None)``: no per-sample collation on the hot path).
     """
 
-    def __init__(self, rrs, time=None, future=None, wavelengths="paper122", index_names=INDEX_NAMES,
+    def __init__(self, Rrs, time=None, future=None, wavelengths="paper122", index_names=INDEX_NAMES,
                  transforms=None, indices=None):
-        rrs = np.asarray(rrs, dtype=np.float32)
-        if rrs.ndim != 2:
-            raise ValueError(f"PixelSpectra: rrs must be (pixels, bands), got shape {rrs.shape}")
+        Rrs = np.asarray(Rrs, dtype=np.float32)
+        if Rrs.ndim != 2:
+            raise ValueError(f"PixelSpectra: Rrs must be (pixels, bands), got shape {Rrs.shape}")
         wl = as_wavelengths(wavelengths)
-        if wl.shape != (rrs.shape[1],):
-            raise ValueError(f"PixelSpectra: rrs has {rrs.shape[1]} bands, the grid {wl.size} wavelengths")
-        n = rrs.shape[0]
+        if wl.shape != (Rrs.shape[1],):
+            raise ValueError(f"PixelSpectra: Rrs has {Rrs.shape[1]} bands, the grid {wl.size} wavelengths")
+        n = Rrs.shape[0]
         if future is None:
-            future = np.full_like(rrs, np.nan)
+            future = np.full_like(Rrs, np.nan)
         future = np.asarray(future, dtype=np.float32)
-        if future.shape != rrs.shape:
-            raise ValueError(f"PixelSpectra: future must have rrs's shape {rrs.shape}, got {future.shape}")
+        if future.shape != Rrs.shape:
+            raise ValueError(f"PixelSpectra: future must have Rrs's shape {Rrs.shape}, got {future.shape}")
         self.time = None if time is None else np.asarray(time).astype("datetime64[s]")
         if self.time is not None and self.time.shape != (n,):
             raise ValueError(f"PixelSpectra: time must be ({n},), got shape {self.time.shape}")
         self.wavelengths = wl
         self.index_names = tuple(index_names)
         if indices is None:
-            indices = index_targets(rrs, wl, self.index_names)
-        self.values = torch.from_numpy(rrs)
+            indices = index_targets(Rrs, wl, self.index_names)
+        self.values = torch.from_numpy(Rrs)
         self.observed = torch.isfinite(self.values)
         self.future = torch.from_numpy(future)
         self.future_observed = torch.isfinite(self.future)
@@ -119,8 +109,8 @@ class PixelSpectra(torch.utils.data.Dataset):
 
     def index_statistics(self) -> dict:
         """Mean and std of every index target over this dataset (call it on the training split)."""
-        mean, std = nan_mean_std(self.indices.numpy())
-        return {"names": list(self.index_names), "mean": mean, "std": std}
+        mean, std = nan_mean_std(self.indices, min_std=1e-12)
+        return {"names": list(self.index_names), "mean": mean.tolist(), "std": std.tolist()}
 
 
 def split_by_date(times, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +138,7 @@ def synthetic_spectra(n: int, seed: int = 0, wavelengths="paper122", n_dates: in
     bloom sub-population rich in phycocyanin); each spectrum gets 2 % multiplicative and 1e-5 sr-1 additive
     Gaussian noise; bands in the OCI gap are NaN. ``future`` is the same pixel with concentrations drifted
     by up to about 30 % (NaN rows for the ``1 - future_fraction`` without a pair). Returns numpy arrays
-    ``rrs``, ``future``, ``time`` and the concentrations ``chl``, ``pc``, ``ag440``, ``tss``.
+    ``Rrs``, ``future``, ``time`` and the concentrations ``chl``, ``pc``, ``ag440``, ``tss``.
     """
     rng = np.random.default_rng(seed)
     wl = as_wavelengths(wavelengths)
@@ -159,17 +149,17 @@ def synthetic_spectra(n: int, seed: int = 0, wavelengths="paper122", n_dates: in
     tss = np.exp(rng.normal(1.5, 0.7, n))
 
     def observe(*concentrations):
-        rrs = simulate_rrs(*concentrations, wl, dtype=np.float64)
-        rrs = rrs * (1 + noise * rng.standard_normal(rrs.shape)) + 1e-5 * rng.standard_normal(rrs.shape)
-        rrs[:, gap_mask(wl).values] = np.nan
-        return rrs.astype(np.float32)
+        Rrs = simulate_rrs(*concentrations, wl, dtype=np.float64)
+        Rrs = Rrs * (1 + noise * rng.standard_normal(Rrs.shape)) + 1e-5 * rng.standard_normal(Rrs.shape)
+        Rrs[:, gap_mask(wl).values] = np.nan
+        return Rrs.astype(np.float32)
 
     drift = np.exp(rng.normal(0.0, 0.3, (4, n)))
     future = observe(chl * drift[0], pc * drift[1], ag440 * drift[2], tss * drift[3])
     future[rng.random(n) >= future_fraction] = np.nan
     start = np.datetime64("2024-06-01T16:00:00")
     time = start + rng.integers(0, n_dates, n) * np.timedelta64(1, "D")
-    return {"rrs": observe(chl, pc, ag440, tss), "future": future, "time": time,
+    return {"Rrs": observe(chl, pc, ag440, tss), "future": future, "time": time,
             "chl": chl, "pc": pc, "ag440": ag440, "tss": tss, "wavelength": wl}
 
 
@@ -181,32 +171,36 @@ def from_pixel_table(table: xr.Dataset, lead_days: int = 8, max_distance_km: flo
     """
     from spectm.data.matchup import future_pairs
 
-    rrs = np.asarray(table["Rrs"].values, dtype=np.float32)
-    future = np.full_like(rrs, np.nan)
+    Rrs = np.asarray(table["Rrs"].values, dtype=np.float32)
+    future = np.full_like(Rrs, np.nan)
     pairs = future_pairs(table, lead_days=lead_days, max_distance_km=max_distance_km, with_spectra=False)
-    future[pairs["pixel_index"].values] = rrs[pairs["future_index"].values]
-    return PixelSpectra(rrs, table["time"].values, future, table["wavelength"].values, **options)
+    future[pairs["pixel_index"].values] = Rrs[pairs["future_index"].values]
+    return PixelSpectra(Rrs, table["time"].values, future, table["wavelength"].values, **options)
 
 
 def load_pixel_table(path) -> dict[str, np.ndarray]:
-    """A pixel table from ``.npz`` or netCDF: ``rrs`` (pixel, wavelength), ``time`` (pixel), optional
-    ``future`` (pixel, wavelength) and ``wavelength`` (nm). Missing fields are named in the error."""
+    """A pixel table from ``.npz`` or netCDF: ``Rrs`` (pixel, wavelength), ``time`` (pixel), optional
+    ``future`` (pixel, wavelength) and ``wavelength`` (nm). Missing fields are named in the error. Files
+    written before the field was spelled ``Rrs`` (``rrs``) are read too."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"pixel table {path} does not exist (expected .npz or .nc with rrs and time)")
+        raise FileNotFoundError(f"pixel table {path} does not exist (expected .npz or .nc with Rrs and time)")
     if path.suffix == ".npz":
         with np.load(path) as f:
             table = {key: f[key] for key in f.files}
     else:
         with xr.open_dataset(path) as ds:
-            if "Rrs" in ds and "rrs" not in ds:  # a pixel table of spectm.data.pixels
+            if "Rrs" in ds and "future" not in ds and {"latitude", "longitude"} <= set(ds.variables):
+                # a pixel table of spectm.data.pixels: the 8-day pairs are found here
                 spectra = from_pixel_table(ds.load())
-                return {"rrs": spectra.values.numpy(), "time": spectra.time, "future": spectra.future.numpy(),
+                return {"Rrs": spectra.values.numpy(), "time": spectra.time, "future": spectra.future.numpy(),
                         "wavelength": spectra.wavelengths}
-            table = {name: ds[name].values for name in ("rrs", "time", "future") if name in ds}
+            table = {name: ds[name].values for name in ("Rrs", "rrs", "time", "future") if name in ds}
             if "wavelength" in ds.coords:
                 table["wavelength"] = ds["wavelength"].values
-    for field in ("rrs", "time"):
+    if "rrs" in table and "Rrs" not in table:
+        table["Rrs"] = table.pop("rrs")
+    for field in ("Rrs", "time"):
         if field not in table:
             raise ValueError(f"pixel table {path}: field {field!r} missing (has {', '.join(table)})")
     return table

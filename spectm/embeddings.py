@@ -26,22 +26,20 @@ def untrained_model(trained: SpecTM, seed: int = 0) -> SpecTM:
     torch.manual_seed(seed)
     model = SpecTM(trained.config)
     model.normalizer.load_state_dict(trained.normalizer.state_dict())
-    for name in ("wavelengths", "band_grid", "index_standardization"):
-        if hasattr(trained, name):
-            setattr(model, name, getattr(trained, name))
+    model.describe_data(trained.wavelengths, trained.band_grid, trained.index_standardization)
     return model.eval()
 
 
 @torch.no_grad()
-def frozen_embeddings(model: SpecTM, rrs, masked: bool = False, batch_size: int = 2048) -> np.ndarray:
-    """Embeddings (N, D) of spectra ``rrs`` (N, B) on ``model.wavelengths``.
+def frozen_embeddings(model: SpecTM, Rrs, masked: bool = False, batch_size: int = 2048) -> np.ndarray:
+    """Embeddings (N, D) of spectra ``Rrs`` (N, B) on ``model.wavelengths``.
 
     ``masked=False``: every observed band enters the encoder. ``masked=True``: the diagnostic bands are
     masked exactly as during targeted pretraining and the embedding pools the visible bands.
     """
     model.eval()
     wavelengths = torch.as_tensor(model.wavelengths, dtype=torch.float32)
-    values = torch.as_tensor(np.asarray(rrs, dtype=np.float32))
+    values = torch.as_tensor(np.asarray(Rrs, dtype=np.float32))
     if values.ndim != 2 or values.shape[1] != wavelengths.numel():
         raise ValueError(f"spectra of shape {tuple(values.shape)}: expected (N, {wavelengths.numel()}) on the "
                          "model's band grid")

@@ -17,8 +17,11 @@ import torch
 import xarray as xr
 
 from spectm import budget, paths
+from spectm.atomic import atomic_write_text
 from spectm.checkpoint import ResumeError, load_checkpoint, run_lock, source_fingerprint
+from spectm.data.region import WESTERN_LAKE_ERIE_BBOX
 from spectm.datasets import PixelSpectra, from_pixel_table, split_by_date
+from spectm.paper import PAPER
 from spectm.profiles import get_profile
 from spectm.train import data_fingerprint, load_pretrained, read_metrics_log, train
 
@@ -70,22 +73,21 @@ def pretrain(table: xr.Dataset, config: dict, train_data: PixelSpectra | None = 
              validation_data: PixelSpectra | None = None, device: str | None = None, data_tag: str = "") -> Path:
     """Train (or resume, or reuse) the run of ``config`` on ``table``; returns its folder.
 
-    Pass ``data_tag`` whenever ``train_data`` is not the default date split of ``table``.
+    Without ``train_data`` the run trains on the date split of ``table`` seeded by ``config["seed"]``
+    (:func:`pretraining_data`); pass ``data_tag`` whenever ``train_data`` is another selection.
     """
     out = run_dir(table, config, data_tag)
     if (out / "summary.json").exists():
         return _finished_run(out, train_data, validation_data)
     if train_data is None:
-        train_data, validation_data, _, _ = pretraining_data(table, seed=0)
+        train_data, validation_data, _, _ = pretraining_data(table, seed=config["seed"])
     config = dict(config, device=device or ("cuda" if torch.cuda.is_available() else "cpu"), resume=True)
     budget.check_long_run(config, len(train_data), config["device"])  # hours on a CPU: refused, with the override
     with run_lock(out):  # held from training to summary, so a second process never writes here meanwhile
         if (out / "summary.json").exists():  # finished by another process while we prepared the data
             return _finished_run(out, train_data, validation_data)
         summary = train(config, train_data, validation_data, out_dir=out)
-        partial = out / "summary.json.part"
-        partial.write_text(json.dumps(summary, indent=1, default=str))
-        partial.replace(out / "summary.json")
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
     return out
 
 
@@ -108,11 +110,11 @@ def metrics(run: Path) -> tuple[list[dict], list[dict]]:
 
 
 @torch.no_grad()
-def embeddings(run: Path, rrs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-    """Frozen embeddings of spectra ``rrs`` (N, B) on the model grid: every observed band, no mask."""
+def embeddings(run: Path, Rrs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Frozen embeddings of spectra ``Rrs`` (N, B) on the model grid: every observed band, no mask."""
     model = load_pretrained(run)
     wavelengths = torch.as_tensor(model.wavelengths, dtype=torch.float32)
-    values = torch.as_tensor(np.asarray(rrs, dtype=np.float32))
+    values = torch.as_tensor(np.asarray(Rrs, dtype=np.float32))
     out = [model.embed(values[i:i + batch_size], wavelengths).numpy() for i in range(0, len(values), batch_size)]
     return np.concatenate(out) if out else np.empty((0, model.config.width), np.float32)
 
@@ -121,46 +123,70 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
                    water: str = "lake_erie") -> dict:
     """Everything the downstream chapters read, built once and cached on disk.
 
-    Returns ``twin`` (the manifest, or None for real data), ``pixels`` (the pixel table), ``samples``
-    (GLERL), ``weather`` (gridMET), and ``current`` / ``ahead``: the current-week and 8-day-ahead
-    matchup tables with the 52 weather features attached (for ``ahead``, weather up to the image date).
+    Returns ``twin`` (the manifest, or None for real data), ``files`` (see :func:`source_files`),
+    ``pixels`` (the pixel table), ``samples`` (GLERL), ``weather`` (gridMET), and ``current`` / ``ahead``
+    with ``current_survival`` / ``ahead_survival``: the matchup tables of :func:`matchup_tables`.
     ``water`` picks the twin's water body (``spectm.twin.WATERS``; the transfer test uses "turbid_bay").
     """
-    from spectm.data import glerl, gridmet, matchup, pixels
-    from spectm.data import weather as weather_features
-    from spectm.evaluate.features import attach_weather
-    from spectm.maps import WESTERN_LAKE_ERIE_BBOX
-    from spectm.twin import simulate_twin
+    files = source_files(profile, seed, year, source, water)
+    sources = open_sources(files)
+    return {"twin": files["twin"], "files": files, **sources, **matchup_tables(**sources)}
 
-    size = get_profile(profile)["twin"]["name"]
-    if source == "real" and water != "lake_erie":
+
+def source_files(profile: str, seed: int = 0, year: int = 2024, source: str = "twin",
+                 water: str = "lake_erie") -> dict:
+    """``{"twin", "pace", "glerl", "gridmet"}``: the twin's manifest (written or reused; None for real data)
+    and the lists of granule, sample and weather files of the season."""
+    if source == "twin":
+        from spectm.twin import simulate_twin
+
+        size = get_profile(profile)["twin"]["name"]
+        twin = simulate_twin(paths.twin_dir(size, seed, year, water), size=size, seed=seed, year=year,
+                             water=water, progress=False)
+        return {"twin": twin, **{kind: twin.paths(kind) for kind in ("pace", "glerl", "gridmet")}}
+    if source != "real":
+        raise ValueError(f"source must be 'twin' or 'real', got {source!r}")
+    if water != "lake_erie":
         raise ValueError(f"real data exist only for Lake Erie; water={water!r} is a twin water body "
                          "(use source='twin')")
-    if source == "twin":
-        twin = simulate_twin(paths.twin_dir(size, seed, year, water), size=size,
-                             seed=seed, year=year, water=water, progress=False)
-        granules, sample_files, weather_files = twin.paths("pace"), twin.paths("glerl"), twin.paths("gridmet")
-    elif source == "real":
-        twin, real = None, paths.real_dir()
-        granules = sorted((real / "pace").glob("PACE_OCI.*.L2.OC_AOP.*.nc"))
-        sample_files = sorted((real / "glerl").glob("*.csv"))
-        weather_files = sorted((real / "gridmet").glob(f"*_{year}.nc"))
-        if not granules or not sample_files or not weather_files:
-            raise FileNotFoundError(f"no real data under {real}: run `spectm fetch pace|glerl|gridmet --year {year}` "
-                                    "first (PACE needs Earthdata credentials)")
-    else:
-        raise ValueError(f"source must be 'twin' or 'real', got {source!r}")
-    table = pixels.build_pixel_table(granules, WESTERN_LAKE_ERIE_BBOX, cache_dir=paths.data_dir() / "cache",
+    real = paths.real_dir()
+    files = {"twin": None, "pace": sorted((real / "pace").glob("PACE_OCI.*.L2.OC_AOP.*.nc")),
+             "glerl": sorted((real / "glerl").glob("*.csv")),
+             "gridmet": sorted((real / "gridmet").glob(f"*_{year}.nc"))}
+    if not all(files[kind] for kind in ("pace", "glerl", "gridmet")):
+        raise FileNotFoundError(f"no real data under {real}: run `spectm fetch pace|glerl|gridmet --year {year}` "
+                                "first (PACE needs Earthdata credentials)")
+    return files
+
+
+def open_sources(files: dict) -> dict:
+    """``{"pixels", "samples", "weather"}`` of :func:`source_files`' lists: the pixel table of the western
+    basin (cached under the data folder), the GLERL samples and the gridMET weather, loaded."""
+    from spectm.data import glerl, gridmet, pixels
+
+    table = pixels.build_pixel_table(files["pace"], WESTERN_LAKE_ERIE_BBOX, cache_dir=paths.data_dir() / "cache",
                                      progress=False).load()
-    samples = glerl.read_glerl_many(sample_files)
-    weather = gridmet.open_gridmet(weather_files, bbox=WESTERN_LAKE_ERIE_BBOX).load()
-    out = {"twin": twin, "pixels": table, "samples": samples, "weather": weather}
+    return {"pixels": table, "samples": glerl.read_glerl_many(files["glerl"]),
+            "weather": gridmet.open_gridmet(files["gridmet"], bbox=WESTERN_LAKE_ERIE_BBOX).load()}
+
+
+#: The paper's matchup rule: the nearest valid pixel within a distance and a number of days of a sample.
+MATCHUP_RULE = {"max_distance_km": PAPER["matchup_km"].value, "max_days": int(PAPER["matchup_days"].value)}
+
+
+def matchup_tables(pixels, samples, weather) -> dict:
+    """``current`` and ``ahead`` (imagery 8 or more days before the sample): matchup tables of the samples
+    with the 52 weather features attached (for ``ahead``, weather up to the image date, so nothing after
+    the image leaks in), and each one's ``*_survival`` table (samples left after each step of the rule)."""
+    from spectm.data import matchup
+    from spectm.data.weather import attach_weather, weather_features
+
+    out = {}
     for name, lead in (("current", 0), ("ahead", 8)):
-        matched = matchup.match_samples(samples, table, max_distance_km=2.0, max_days=4, lead_days=lead)
+        matched = matchup.match_samples(samples, pixels, lead_days=lead, **MATCHUP_RULE)
         times = matched.table["time"].values if lead == 0 else matched.table["pixel_time"].values
-        features = weather_features.weather_features(weather, times, matched.table["latitude"].values,
-                                                     matched.table["longitude"].values)
+        features = weather_features(weather, times, matched.table["latitude"].values,
+                                    matched.table["longitude"].values)
         out[name] = attach_weather(matched.table, features)
         out[f"{name}_survival"] = matched.survival
     return out
-

@@ -20,11 +20,8 @@ import cartopy.io.shapereader as shapereader
 from cartopy.io import Downloader
 from cartopy.mpl.ticker import LatitudeLocator, LongitudeLocator
 
-#: Western basin of Lake Erie, (west, south, east, north) in degrees: the shallow basin west of the Pelee
-#: Island line where NOAA GLERL samples its weekly HABs stations (WE2 ... WE16, 41.6-41.9 N, 83.0-83.45 W).
-#: It contains those stations and the box lon -83.5..-82.45, lat 41.3..42.2 in which the HAB-F project
-#: grids PACE granules (jbcox-noaa/HAB-F, ``microcystin_detection``; see ``book/sources.md``).
-WESTERN_LAKE_ERIE_BBOX: tuple[float, float, float, float] = (-83.6, 41.3, -82.4, 42.2)
+from spectm.data.region import WESTERN_LAKE_ERIE_BBOX  # the default extent of the maps
+
 
 LAKE_FILL = "#a6cee3"
 LAKE_EDGE = "#1f3a5f"

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -55,6 +57,22 @@ def model_config(profile: str = "paper", **overrides) -> ModelConfig:
     return ModelConfig(**{**get_profile(profile)["model"], **overrides})
 
 
+@torch.no_grad()
+def nan_mean_std(x, min_std: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column mean and (n-1) std of ``x`` (n_samples, K) over its finite entries, in float64: the one
+    NaN-aware statistic of the package (the model's input normaliser, the index targets' standardisation).
+
+    A column with no finite entry gets mean 0, one with fewer than two gets std 1; std is at least
+    ``min_std``, so dividing by it is safe."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    finite = torch.isfinite(x)
+    count = finite.sum(0)
+    mean = torch.where(finite, x, 0).sum(0) / count.clamp(min=1)
+    var = torch.where(finite, x - mean, 0).pow(2).sum(0) / (count - 1).clamp(min=1)
+    return (torch.where(count > 0, mean, 0.0),
+            torch.where(count > 1, var.sqrt().clamp(min=min_std), 1.0))
+
+
 class Normalizer(nn.Module):
     """Per-band mean and std of the training split, kept as buffers so they travel in the ``state_dict``.
 
@@ -69,14 +87,10 @@ class Normalizer(nn.Module):
 
     @torch.no_grad()
     def fit(self, spectra: torch.Tensor, min_std: float = 1e-8) -> Normalizer:
-        """NaN-aware statistics of a ``(n_samples, B)`` training array, computed once."""
-        x = torch.as_tensor(spectra, dtype=torch.float64)
-        finite = torch.isfinite(x)
-        count = finite.sum(0)
-        mean = torch.where(finite, x, 0).sum(0) / count.clamp(min=1)
-        var = torch.where(finite, x - mean, 0).pow(2).sum(0) / (count - 1).clamp(min=1)
-        self.mean.copy_(torch.where(count > 0, mean, 0.0))
-        self.std.copy_(torch.where(count > 1, var.sqrt().clamp(min=min_std), 1.0))
+        """NaN-aware statistics (:func:`nan_mean_std`) of a ``(n_samples, B)`` training array, computed once."""
+        mean, std = nan_mean_std(spectra, min_std)
+        self.mean.copy_(mean)
+        self.std.copy_(std)
         return self
 
     def forward(self, values: torch.Tensor) -> torch.Tensor:
@@ -257,7 +271,44 @@ def shared_band_order(mask: torch.Tensor) -> tuple[torch.Tensor, int] | None:
     return (torch.argsort(mask[0].to(torch.uint8), stable=True), n_kept) if n_kept else None
 
 
+class TokenLayout(NamedTuple):
+    """Which bands the encoder's tokens stand for, one of three layouts:
+
+    * all bands in band order (``keep_ids`` and ``order`` None): the mask-token mode;
+    * ``order`` (B,) kept-then-masked and ``n_kept``: every row drops the same bands (targeted masking);
+    * ``keep_ids`` (N, L) band index per token and ``key_valid`` (N, L): rows drop different bands, the
+      kept ones first in band order, padded to the longest row.
+    """
+
+    keep_ids: torch.Tensor | None = None
+    key_valid: torch.Tensor | None = None
+    order: torch.Tensor | None = None
+    n_kept: int = 0
+
+
+def token_layout(mask: torch.Tensor, encoder_sees_mask_tokens: bool) -> TokenLayout:
+    """The :class:`TokenLayout` of a (N, B) mask (True = masked) in the given encoder mode."""
+    if encoder_sees_mask_tokens:
+        return TokenLayout()
+    if (shared := shared_band_order(mask)) is not None:
+        return TokenLayout(order=shared[0], n_kept=shared[1])
+    keep_ids = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)[:, : int((~mask).sum(1).max())]
+    key_valid = ~mask.gather(1, keep_ids)
+    key_valid[:, 0] |= ~key_valid.any(1)  # a fully masked row still needs one key to attend to
+    return TokenLayout(keep_ids=keep_ids, key_valid=key_valid)
+
+
 class SpecTM(nn.Module):
+    """Tokenizer -> :meth:`forward_encoder` -> :meth:`forward_decoder` and the index head (MAE naming).
+
+    Besides the weights the model holds what a user of a trained model needs, as buffers set by
+    :meth:`describe_data` (training set-up and :func:`spectm.train.load_pretrained`): ``wavelengths`` (the
+    band grid, nm, float64 as recorded; NaN until set), ``index_mean`` / ``index_std`` (predicted indices are standardised:
+    ``pred * std + mean`` gives physical units), plus ``band_grid`` (the grid's name or None) and
+    ``index_names``. The buffers are not persistent: the checkpoint records them as plain fields, so the
+    ``state_dict`` holds weights and the normaliser only.
+    """
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         c = self.config = config
@@ -270,12 +321,35 @@ class SpecTM(nn.Module):
         tokenizer = self.tokenizer
         for token in (tokenizer.mask_token, tokenizer.no_observation_token, self.decoder.mask_token):
             nn.init.normal_(token, std=0.02)
+        self.register_buffer("wavelengths", torch.full((c.n_bands,), float("nan"), dtype=torch.float64),
+                             persistent=False)
+        self.register_buffer("index_mean", torch.zeros(c.n_indices, dtype=torch.float64), persistent=False)
+        self.register_buffer("index_std", torch.ones(c.n_indices, dtype=torch.float64), persistent=False)
+        self.band_grid: str | None = None
+        self.index_names: tuple[str, ...] = ()
 
     @staticmethod
     def _init_weights(module):
         if isinstance(module, nn.Linear):
             nn.init.trunc_normal_(module.weight, std=0.02)
             nn.init.zeros_(module.bias)
+
+    @torch.no_grad()
+    def describe_data(self, wavelengths, band_grid: str | None, index_standardization: dict) -> SpecTM:
+        """Record the band grid (nm) and the index standardisation ({"names", "mean", "std"}) of the data
+        this model is trained on; see the class docstring."""
+        if not isinstance(wavelengths, torch.Tensor):
+            wavelengths = torch.from_numpy(np.array(wavelengths, dtype=np.float64))  # a writable copy
+        self.wavelengths.copy_(wavelengths)
+        self.index_mean.copy_(torch.as_tensor(index_standardization["mean"], dtype=torch.float64))
+        self.index_std.copy_(torch.as_tensor(index_standardization["std"], dtype=torch.float64))
+        self.band_grid, self.index_names = band_grid, tuple(index_standardization["names"])
+        return self
+
+    @property
+    def index_standardization(self) -> dict:
+        """``{"names", "mean", "std"}`` of the index targets, as plain lists (what the checkpoint records)."""
+        return {"names": list(self.index_names), "mean": self.index_mean.tolist(), "std": self.index_std.tolist()}
 
     def _inputs(self, values, wavelengths, observed):
         """Observed flags (finite and not excluded), normalised values with 0 at missing bands, and the
@@ -298,21 +372,9 @@ class SpecTM(nn.Module):
         """
         x, wavelengths, observed = self._inputs(values, wavelengths, observed)
         mask = mask.bool() & observed  # a missing band is a no-observation token, masked or not
-        if self.config.encoder_sees_mask_tokens:
-            encoded = self.encoder(self.tokenizer(x, wavelengths, mask, observed))
-            embedding = masked_mean(encoded, observed & ~mask)
-            recon, future = self.decoder(encoded, wavelengths)
-        elif (shared := shared_band_order(mask)) is not None:  # targeted masking: one layout for every row
-            encoded, embedding, recon, future = self._forward_shared(x, wavelengths, mask, observed, *shared)
-        else:  # drop masked bands: visible ones first in band order, padded to the longest row
-            tokens = self.tokenizer(x, wavelengths, mask, observed)
-            keep_ids = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)[:, : int((~mask).sum(1).max())]
-            key_valid = ~mask.gather(1, keep_ids)
-            key_valid[:, 0] |= ~key_valid.any(1)  # a fully masked row still needs one key to attend to
-            encoded = self.encoder(tokens.gather(1, keep_ids.unsqueeze(-1).expand(-1, -1, tokens.shape[-1])),
-                                   key_valid)
-            embedding = masked_mean(encoded, key_valid & observed.gather(1, keep_ids))
-            recon, future = self.decoder(encoded, wavelengths, keep_ids, key_valid)
+        layout = token_layout(mask, self.config.encoder_sees_mask_tokens)
+        encoded, embedding = self.forward_encoder(x, wavelengths, mask, observed, layout)
+        recon, future = self.forward_decoder(encoded, wavelengths, layout)
         return {
             "reconstruction": self.normalizer.inverse(recon),
             "future": self.normalizer.inverse(future),
@@ -323,16 +385,29 @@ class SpecTM(nn.Module):
             "band_scale": self.normalizer.std,
         }
 
-    def _forward_shared(self, x, wavelengths, mask, observed, order, n_kept: int):
-        """The drop path for a mask shared by all rows: only the kept bands are tokenized (tokens are per
-        band, so this equals tokenizing all and selecting), then the encoder and
-        :meth:`Decoder.forward_shared`."""
-        keep = order[:n_kept]
-        tokens = self.tokenizer(x.index_select(1, keep), wavelengths.index_select(-1, keep),
-                                mask.index_select(1, keep), observed.index_select(1, keep))
-        encoded = self.encoder(tokens)
-        embedding = masked_mean(encoded, observed.index_select(1, keep))
-        return (encoded, embedding, *self.decoder.forward_shared(encoded, wavelengths, order))
+    def forward_encoder(self, x, wavelengths, mask, observed, layout: TokenLayout):
+        """Encoded tokens (N, L, D) of normalised values ``x`` in ``layout``, and the embedding (N, D)
+        pooled over the visible observed bands."""
+        if layout.order is not None:  # shared: tokenize only the kept bands (tokens are per band)
+            keep = layout.order[: layout.n_kept]
+            tokens = self.tokenizer(x.index_select(1, keep), wavelengths.index_select(-1, keep),
+                                    mask.index_select(1, keep), observed.index_select(1, keep))
+            encoded = self.encoder(tokens)
+            return encoded, masked_mean(encoded, observed.index_select(1, keep))
+        tokens = self.tokenizer(x, wavelengths, mask, observed)
+        if layout.keep_ids is None:  # mask tokens: every band is a token
+            encoded = self.encoder(tokens)
+            return encoded, masked_mean(encoded, observed & ~mask)
+        keep_ids, key_valid = layout.keep_ids, layout.key_valid
+        encoded = self.encoder(tokens.gather(1, keep_ids.unsqueeze(-1).expand(-1, -1, tokens.shape[-1])),
+                               key_valid)
+        return encoded, masked_mean(encoded, key_valid & observed.gather(1, keep_ids))
+
+    def forward_decoder(self, encoded, wavelengths, layout: TokenLayout):
+        """Reconstruction and 8-day-ahead prediction, each (N, B) in normalised units."""
+        if layout.order is not None:
+            return self.decoder.forward_shared(encoded, wavelengths, layout.order)
+        return self.decoder(encoded, wavelengths, layout.keep_ids, layout.key_valid)
 
     @torch.no_grad()
     def embed(self, values, wavelengths, observed=None) -> torch.Tensor:

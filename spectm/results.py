@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import graphlib
 import json
-import os
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from spectm import paths
+from spectm.atomic import atomic_write_text
 from spectm.data.errors import DataFormatError
 from spectm.profiles import get_profile
 
@@ -123,16 +122,7 @@ class ResultStore:
     def save(self, name: str, value) -> Path:
         """Write ``value`` as JSON, atomically: a reader sees the old file or the new one, never half."""
         target = self.path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(value, indent=1, default=_json_default)
-        partial = target.with_name(f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")  # one per writer
-        try:
-            partial.write_text(text)
-            os.replace(partial, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write_text(target, json.dumps(value, indent=1, default=_json_default))
 
     def load(self, name: str):
         """The saved value; a missing file names the chapter to execute, a damaged one names the file."""
@@ -163,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         from spectm.evaluate.claims import verdicts_markdown
 
         text = verdicts_markdown(ResultStore(args.profile, args.seed, args.source))
-        partial = args.out.with_name(f".{args.out.name}.{os.getpid()}.part")
-        partial.write_text(text)
-        os.replace(partial, args.out)
+        atomic_write_text(args.out, text)
         return 0
     sys.stdout.write(makedeps() if args.command == "makedeps" else "\n".join(chapter_order()) + "\n")
     return 0

@@ -14,22 +14,20 @@ end; the one before it is kept as ``checkpoint.previous.pt``; see :mod:`spectm.c
 trains there: a second process is refused). A checkpoint records fingerprints of the training data and of
 the package source; a resume with another config, other data or other code is refused.
 
-Multi-process: launch with ``torchrun --nproc_per_node N -m spectm.train ...``; each rank takes every N-th
+Multi-process: launch with ``torchrun --nproc_per_node N -m spectm.pretrain ...`` (the command line,
+:mod:`spectm.pretrain`); each rank takes every N-th
 sample of the epoch's permutation, gradients are averaged by DistributedDataParallel (gloo on CPU, nccl on
 CUDA) and only rank 0 writes files.
 """
 
 from __future__ import annotations
 
-import argparse
-import ast
 import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -38,13 +36,14 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from spectm.atomic import atomic_write_text
 from spectm.bands import GRIDS, wavelength_grid
-from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError, RunInUseError,
+from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError,
                                code_version, load_checkpoint, load_resumable, restore_rng_states, rng_states,
                                run_lock, save_rotating, source_fingerprint)
 from spectm.masking import DEFAULT_BUDGET, correlation_groups, make_mask
 from spectm.model import ModelConfig, SpecTM, count_parameters, model_config, spectm_loss
-from spectm.profiles import PROFILES, get_profile
+from spectm.profiles import get_profile
 
 DEFAULTS = {
     "profile": "quick",  # the profile's "model" and "training" sections (spectm.profiles)
@@ -290,9 +289,7 @@ def _truncate_log(path: Path, step: int, epoch: int) -> None:
     kept = [record for record in read_metrics_log(path)
             if (record["kind"] == "step" and record["step"] <= step)
             or (record["kind"] == "epoch" and record["epoch"] < epoch)]
-    partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text("".join(json.dumps(record) + "\n" for record in kept))
-    os.replace(partial, path)
+    atomic_write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
 
 
 def _check_resumable(saved: dict, config: dict, identity: dict, run_dir: Path) -> None:
@@ -310,6 +307,50 @@ def _check_resumable(saved: dict, config: dict, identity: dict, run_dir: Path) -
                               "use another out_dir, or resume=False to start over")
 
 
+@dataclasses.dataclass
+class Progress:
+    """Where a run stands, in plain values: what a checkpoint records and a resume restores."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    epoch_loss_sum: float = 0.0
+    epoch_loss_steps: int = 0
+
+
+@dataclasses.dataclass
+class Run:
+    """What :func:`setup` builds once per process and the loop only reads (the mutable state of training
+    lives in the model, the optimizer and :class:`Progress`)."""
+
+    config: dict
+    model: SpecTM  # unwrapped; ``net`` is the DistributedDataParallel wrapper under torchrun, else the model
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    grid: np.ndarray  # the band grid, nm, float64 (masks are drawn on it)
+    wavelengths: torch.Tensor  # the band grid as float32 on the device (the model's input)
+    groups: list | None  # band groups of the "grouped" family
+    fixed_mask: torch.Tensor | None  # targeted masking: the same (1, B) mask every step
+    dtype: torch.dtype | None  # autocast dtype, None for float32
+    device: torch.device
+    rank: int
+    world_size: int
+    total_steps: int
+    warmup_steps: int
+    min_lr: float
+    out_dir: Path
+    identity: dict  # data and code fingerprints
+    started: float  # perf_counter at the start of the loop (for elapsed times)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.out_dir / "metrics.jsonl"
+
+
 def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", callback=None) -> dict:
     """Pretrain SpecTM on ``train_data`` (a :class:`spectm.datasets.PixelSpectra`); returns a summary dict.
 
@@ -321,237 +362,237 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
     out_dir = Path(out_dir)
     rank, world_size, device, created_group = _setup_distributed(config["device"])
     with run_lock(out_dir) if rank == 0 else contextlib.nullcontext():
-        return _train(config, train_data, val_data, out_dir, callback, rank, world_size, device,
-                      created_group)
-
-
-def _train(config, train_data, val_data, out_dir: Path, callback, rank, world_size, device, created_group):
-    """The loop of :func:`train`, run by rank 0 while it holds the run folder's lock."""
-    is_main = rank == 0
-    torch.manual_seed(config["seed"])  # once: every rank builds the same initial weights
-    dtype = autocast_dtype(config, device)
-
-    wl_np = np.asarray(train_data.wavelengths, dtype=np.float64)
-    wavelengths = torch.tensor(wl_np, dtype=torch.float32, device=device)
-    model_cfg = model_config(config["profile"], n_bands=wl_np.size, n_indices=len(train_data.index_names),
-                             **config["model"])
-    model = SpecTM(model_cfg)
-    model.normalizer.fit(train_data.values)
-    index_stats = train_data.index_statistics()
-    groups = None
-    if config["masking"] == "grouped":
-        groups = correlation_groups(train_data.values.numpy(), config["n_groups"]).tolist()
-    model.to(device)
-    optimizer = make_optimizer(model, config)
-    if world_size > 1:
-        torch.manual_seed(derive_seed(config["seed"], rank))  # a dropout stream per rank
-
-    batches_per_epoch = len(epoch_batches(len(train_data), config["batch_size"], config["seed"], 0, rank,
-                                          world_size))
-    total_steps = config["epochs"] * batches_per_epoch
-    if config["max_steps"] is not None:
-        total_steps = min(total_steps, int(config["max_steps"]))
-    warmup_steps = int(round(config["warmup_fraction"] * total_steps))
-    min_lr = config["learning_rate"] * config["min_lr_ratio"]
-
-    step, epoch, start_batch = 0, 0, 0
-    epoch_loss_sum, epoch_loss_steps = 0.0, 0
-    metrics_path, ckpt_path = out_dir / "metrics.jsonl", out_dir / CHECKPOINT_NAME
-    resumed_from = None
-    identity = {"data_fingerprint": data_fingerprint(train_data, val_data),
-                "code_fingerprint": source_fingerprint()}
-    saved = load_resumable(out_dir, set_aside=is_main) if config["resume"] else None
-    if saved is not None:
-        _check_resumable(saved, config, identity, out_dir)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        restore_rng_states(saved["rng"])
-        index_stats, groups = saved["index_standardization"], saved["masking_groups"]
-        step, epoch, start_batch = saved["step"], saved["epoch"], saved["batch_in_epoch"]
-        epoch_loss_sum, epoch_loss_steps = saved["epoch_loss_sum"], saved["epoch_loss_steps"]
-        resumed_from = step
-        if is_main:
-            _truncate_log(metrics_path, step, epoch)
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if resumed_from is None:
-            metrics_path.write_text("")
-    net = model
-    if world_size > 1:
-        device_ids = [device.index] if device.type == "cuda" else None
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-
-    def save(finished: bool = False) -> None:
-        if not is_main:
-            return
-        save_rotating({
-            "format": FORMAT,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step, "epoch": epoch, "batch_in_epoch": start_batch, "finished": finished,
-            "epoch_loss_sum": epoch_loss_sum, "epoch_loss_steps": epoch_loss_steps,
-            "rng": rng_states(),
-            "normalization": {"mean": model.normalizer.mean.tolist(), "std": model.normalizer.std.tolist()},
-            "index_standardization": index_stats,
-            "wavelengths": wl_np.tolist(), "band_grid": _grid_name(wl_np),
-            "model_config": _plain(dataclasses.asdict(model_cfg)),
-            "config": config,
-            "masking_groups": groups,
-            "code_version": code_version(),
-            **identity,
-        }, out_dir)
-
-    def log(record: dict) -> None:
-        if is_main:
-            with metrics_path.open("a") as f:
-                f.write(json.dumps(record) + "\n")
-
-    fixed_mask = None  # targeted masking is the same every step: draw it once
-    if config["masking"] == "targeted":
-        fixed_mask = draw_mask(config, wl_np, 1, (0,)).to(device)
-    bar = tqdm(total=total_steps, initial=step, disable=not (config["progress"] and is_main), desc="pretrain")
-    started, steps_this_run, val = time.perf_counter(), 0, {}
-    net.train()
-    while epoch < config["epochs"] and step < total_steps:
-        batches = epoch_batches(len(train_data), config["batch_size"], config["seed"], epoch, rank,
-                                world_size)
-        loader = torch.utils.data.DataLoader(train_data, sampler=batches[start_batch:], batch_size=None,
-                                             num_workers=config["num_workers"],
-                                             pin_memory=device.type == "cuda",
-                                             generator=torch.Generator().manual_seed(config["seed"]))
-        # (a private generator: a DataLoader iterator otherwise draws from the global RNG, which would shift
-        # dropout after a resume)
-        for rows_batch in loader:
-            if step >= total_steps:
-                break
-            batch = {k: v.to(device, non_blocking=True) for k, v in rows_batch.items()}
-            batch = standardise_indices(batch, index_stats, device)
-            n_rows = batch["values"].shape[0]
-            if fixed_mask is not None:
-                mask = fixed_mask.expand(n_rows, -1)
-            else:
-                mask = draw_mask(config, wl_np, n_rows, (config["seed"], MASK_STREAM, step, rank), groups)
-                mask = mask.to(device, non_blocking=True)
-            lr = get_lr(step, config["learning_rate"], warmup_steps, total_steps, min_lr)
-            parts = train_step(net, optimizer, batch, mask, wavelengths, config, lr, dtype)
-            if not torch.isfinite(parts["loss"]):
-                raise FloatingPointError(f"non-finite loss {float(parts['loss'])} at step {step}")
-            local_loss = float(parts["loss"])
-            step, start_batch, steps_this_run = step + 1, start_batch + 1, steps_this_run + 1
-            if step % config["log_every"] == 0 or step == total_steps:
-                names = ("loss", "reconstruction", "indices", "temporal")
-                values = torch.stack([parts[k].float() for k in names])
-                if world_size > 1:
-                    dist.all_reduce(values)
-                    values /= world_size
-                loss, rec, idx, tmp = values.tolist()
-                log({"kind": "step", "step": step, "epoch": epoch, "lr": lr, "loss": loss,
-                     "reconstruction": rec, "indices": idx, "temporal": tmp,
-                     "grad_norm": float(parts["grad_norm"]), "elapsed_s": time.perf_counter() - started})
-                bar.set_postfix(loss=f"{loss:.4f}", rec=f"{rec:.4f}", idx=f"{idx:.4f}", tmp=f"{tmp:.4f}")
-            bar.update(1)
-            epoch_loss_sum, epoch_loss_steps = epoch_loss_sum + local_loss, epoch_loss_steps + 1
-            if step % config["checkpoint_every"] == 0:
-                save()
-            if callback is not None:
-                callback({"step": step, "epoch": epoch, "model": model, "local_loss": local_loss})
-        if start_batch < len(batches) and step >= total_steps:
-            break  # max_steps reached mid-epoch
-        if is_main and val_data is not None and len(val_data):
-            val = evaluate(model, val_data, config, index_stats, wavelengths, device, dtype, groups)
-        log({"kind": "epoch", "epoch": epoch, "step": step,
-             "train_loss": epoch_loss_sum / max(epoch_loss_steps, 1),
-             **{f"val_{name}": value for name, value in val.items()}})
-        epoch, start_batch, epoch_loss_sum, epoch_loss_steps = epoch + 1, 0, 0.0, 0
-        save()
-    bar.close()
-    save(finished=True)
-    seconds = time.perf_counter() - started
+        run, progress, resumed_from = setup(config, train_data, val_data, out_dir, rank, world_size, device)
+        progress, val = train_loop(run, progress, train_data, val_data, callback)
+        save_checkpoint(run, progress, finished=True)
+    seconds = time.perf_counter() - run.started
     if world_size > 1:
         dist.barrier()
         if created_group:
             dist.destroy_process_group()
     return {
-        "steps": step, "total_steps": total_steps, "epochs_completed": epoch,
+        "steps": progress.step, "total_steps": run.total_steps, "epochs_completed": progress.epoch,
         "resumed_from_step": resumed_from,
-        "val": val, "parameters": count_parameters(model), "world_size": world_size,
+        "val": val, "parameters": count_parameters(run.model), "world_size": world_size,
         "seconds": seconds,
-        "samples_per_second": steps_this_run * config["batch_size"] * world_size / seconds,
-        "checkpoint": str(ckpt_path), "metrics": str(metrics_path), "precision": str(dtype or torch.float32),
-        **identity,
+        "samples_per_second": (progress.step - (resumed_from or 0)) * config["batch_size"] * world_size / seconds,
+        "checkpoint": str(out_dir / CHECKPOINT_NAME), "metrics": str(run.metrics_path),
+        "precision": str(run.dtype or torch.float32), **run.identity,
     }
 
 
-def load_pretrained(path, map_location="cpu") -> SpecTM:
-    """The model of a checkpoint (file or run directory), in eval mode, with its Normalizer in the weights.
+def build_model(config: dict, train_data) -> tuple[SpecTM, list | None]:
+    """The model (initial weights from the global seed; normaliser, band grid and index statistics of the
+    training split) and the band groups of the "grouped" family."""
+    grid = np.asarray(train_data.wavelengths, dtype=np.float64)
+    model = SpecTM(model_config(config["profile"], n_bands=grid.size, n_indices=len(train_data.index_names),
+                                **config["model"]))
+    model.normalizer.fit(train_data.values)
+    model.describe_data(grid, _grid_name(grid), train_data.index_statistics())
+    groups = masking_groups(config, train_data)
+    return model, None if groups is None else groups.tolist()
 
-    Attached for downstream use: ``model.wavelengths`` (the band grid, nm, tensor), ``model.band_grid``
-    (its name or None) and ``model.index_standardization`` ({"names", "mean", "std"}: predicted indices
-    are standardised; ``pred * std + mean`` gives physical units).
-    """
+
+def masking_groups(config: dict, train_data) -> np.ndarray | None:
+    """The band groups of the "grouped" family (``n_groups``, fitted on the training split), else None."""
+    if config["masking"] != "grouped":
+        return None
+    return correlation_groups(train_data.values.numpy(), config["n_groups"])
+
+
+def step_schedule(config: dict, n_samples: int, rank: int, world_size: int) -> tuple[int, int, float]:
+    """``(total_steps, warmup_steps, min_lr)``: epochs x this rank's batches, capped by ``max_steps``."""
+    per_epoch = len(epoch_batches(n_samples, config["batch_size"], config["seed"], 0, rank, world_size))
+    total_steps = config["epochs"] * per_epoch
+    if config["max_steps"] is not None:
+        total_steps = min(total_steps, int(config["max_steps"]))
+    warmup_steps = int(round(config["warmup_fraction"] * total_steps))
+    return total_steps, warmup_steps, config["learning_rate"] * config["min_lr_ratio"]
+
+
+def setup(config, train_data, val_data, out_dir: Path, rank: int, world_size: int, device):
+    """``(run, progress, resumed_from_step)``: the model, optimizer and schedule, restored from the run
+    folder's checkpoint when there is one to resume (same config, data and code), else fresh."""
+    torch.manual_seed(config["seed"])  # once: every rank builds the same initial weights
+    model, groups = build_model(config, train_data)
+    grid = model.wavelengths.numpy().copy()
+    model.to(device)
+    optimizer = make_optimizer(model, config)
+    if world_size > 1:
+        torch.manual_seed(derive_seed(config["seed"], rank))  # a dropout stream per rank
+    identity = {"data_fingerprint": data_fingerprint(train_data, val_data),
+                "code_fingerprint": source_fingerprint()}
+    progress, resumed_from, saved_groups = resume(config, identity, out_dir, model, optimizer, rank == 0)
+    groups = groups if resumed_from is None else saved_groups
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if resumed_from is None:
+            (out_dir / "metrics.jsonl").write_text("")
+    net = model
+    if world_size > 1:
+        device_ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    fixed_mask = None  # targeted masking is the same every step: draw it once
+    if config["masking"] == "targeted":
+        fixed_mask = draw_mask(config, grid, 1, (0,)).to(device)
+    run = Run(config, model, net, optimizer, grid, torch.tensor(grid, dtype=torch.float32, device=device),
+              groups, fixed_mask, autocast_dtype(config, device), device, rank, world_size,
+              *step_schedule(config, len(train_data), rank, world_size), out_dir, identity, time.perf_counter())
+    return run, progress, resumed_from
+
+
+def resume(config: dict, identity: dict, out_dir: Path, model, optimizer, is_main: bool):
+    """``(progress, resumed_from_step, masking_groups)`` after restoring model, optimizer and RNG states
+    from the run folder's checkpoint (refused when config, data or code differ); ``(Progress(), None,
+    None)`` when there is none or ``config["resume"]`` is off."""
+    saved = load_resumable(out_dir, set_aside=is_main) if config["resume"] else None
+    if saved is None:
+        return Progress(), None, None
+    _check_resumable(saved, config, identity, out_dir)
+    model.load_state_dict(saved["model"])
+    model.describe_data(saved["wavelengths"], saved["band_grid"], saved["index_standardization"])
+    optimizer.load_state_dict(saved["optimizer"])
+    restore_rng_states(saved["rng"])
+    progress = Progress(saved["step"], saved["epoch"], saved["batch_in_epoch"], saved["epoch_loss_sum"],
+                        saved["epoch_loss_steps"])
+    if is_main:
+        _truncate_log(out_dir / "metrics.jsonl", progress.step, progress.epoch)
+    return progress, progress.step, saved["masking_groups"]
+
+
+def train_loop(run: Run, progress: Progress, train_data, val_data, callback=None) -> tuple[Progress, dict]:
+    """Epochs from ``progress`` until ``epochs`` or the step budget; returns the final progress and the
+    last validation losses. Rank 0 writes an epoch record and a checkpoint after each whole epoch."""
+    bar = tqdm(total=run.total_steps, initial=progress.step, desc="pretrain",
+               disable=not (run.config["progress"] and run.is_main))
+    val = {}
+    run.net.train()
+    while progress.epoch < run.config["epochs"] and progress.step < run.total_steps:
+        progress, n_batches = train_one_epoch(run, progress, train_data, bar, callback)
+        if progress.batch_in_epoch < n_batches and progress.step >= run.total_steps:
+            break  # max_steps reached mid-epoch
+        if run.is_main and val_data is not None and len(val_data):
+            val = evaluate(run.model, val_data, run.config, run.model.index_standardization, run.wavelengths,
+                           run.device, run.dtype, run.groups)
+        log_record(run, {"kind": "epoch", "epoch": progress.epoch, "step": progress.step,
+                         "train_loss": progress.epoch_loss_sum / max(progress.epoch_loss_steps, 1),
+                         **{f"val_{name}": value for name, value in val.items()}})
+        progress = Progress(progress.step, progress.epoch + 1)
+        save_checkpoint(run, progress)
+    bar.close()
+    return progress, val
+
+
+def epoch_loader(run: Run, train_data, batches: list) -> torch.utils.data.DataLoader:
+    """A loader over the given batches of row indices. Its private generator matters: a DataLoader
+    iterator otherwise draws from the global RNG, which would shift dropout after a resume."""
+    return torch.utils.data.DataLoader(train_data, sampler=batches, batch_size=None,
+                                       num_workers=run.config["num_workers"],
+                                       pin_memory=run.device.type == "cuda",
+                                       generator=torch.Generator().manual_seed(run.config["seed"]))
+
+
+def train_one_epoch(run: Run, progress: Progress, train_data, bar=None, callback=None) -> tuple[Progress, int]:
+    """The rest of epoch ``progress.epoch`` from batch ``progress.batch_in_epoch``, stopping at the step
+    budget; returns the progress after it and the number of batches in the epoch. Logs every
+    ``log_every`` steps and saves every ``checkpoint_every`` steps (rank 0)."""
+    config = run.config
+    batches = epoch_batches(len(train_data), config["batch_size"], config["seed"], progress.epoch, run.rank,
+                            run.world_size)
+    for rows_batch in epoch_loader(run, train_data, batches[progress.batch_in_epoch:]):
+        if progress.step >= run.total_steps:
+            break
+        lr = get_lr(progress.step, config["learning_rate"], run.warmup_steps, run.total_steps, run.min_lr)
+        parts = train_step(run.net, run.optimizer, batch_on_device(run, rows_batch),
+                           step_mask(run, len(rows_batch["values"]), progress.step), run.wavelengths, config,
+                           lr, run.dtype)
+        if not torch.isfinite(parts["loss"]):
+            raise FloatingPointError(f"non-finite loss {float(parts['loss'])} at step {progress.step}")
+        local_loss = float(parts["loss"])
+        progress = Progress(progress.step + 1, progress.epoch, progress.batch_in_epoch + 1,
+                            progress.epoch_loss_sum + local_loss, progress.epoch_loss_steps + 1)
+        if progress.step % config["log_every"] == 0 or progress.step == run.total_steps:
+            log_step(run, progress, parts, lr, bar)
+        if bar is not None:
+            bar.update(1)
+        if progress.step % config["checkpoint_every"] == 0:
+            save_checkpoint(run, progress)
+        if callback is not None:
+            callback({"step": progress.step, "epoch": progress.epoch, "model": run.model,
+                      "local_loss": local_loss})
+    return progress, len(batches)
+
+
+def batch_on_device(run: Run, rows_batch: dict) -> dict:
+    """A loader batch on the run's device, with index targets in training-split std units."""
+    batch = {k: v.to(run.device, non_blocking=True) for k, v in rows_batch.items()}
+    return standardise_indices(batch, run.model.index_standardization, run.device)
+
+
+def step_mask(run: Run, n_rows: int, step: int) -> torch.Tensor:
+    """The (n_rows, B) mask of optimizer step ``step``: the fixed targeted mask, or a draw seeded by
+    ``(seed, step, rank)`` so a resumed run draws what the killed one would have."""
+    if run.fixed_mask is not None:
+        return run.fixed_mask.expand(n_rows, -1)
+    key = (run.config["seed"], MASK_STREAM, step, run.rank)
+    return draw_mask(run.config, run.grid, n_rows, key, run.groups).to(run.device, non_blocking=True)
+
+
+def log_step(run: Run, progress: Progress, parts: dict, lr: float, bar=None) -> None:
+    """One step record (loss parts averaged over ranks) in the metrics log and on the progress bar."""
+    values = torch.stack([parts[k].float() for k in ("loss", "reconstruction", "indices", "temporal")])
+    if run.world_size > 1:
+        dist.all_reduce(values)
+        values /= run.world_size
+    loss, rec, idx, tmp = values.tolist()
+    log_record(run, {"kind": "step", "step": progress.step, "epoch": progress.epoch, "lr": lr, "loss": loss,
+                     "reconstruction": rec, "indices": idx, "temporal": tmp,
+                     "grad_norm": float(parts["grad_norm"]), "elapsed_s": time.perf_counter() - run.started})
+    if bar is not None:
+        bar.set_postfix(loss=f"{loss:.4f}", rec=f"{rec:.4f}", idx=f"{idx:.4f}", tmp=f"{tmp:.4f}")
+
+
+def log_record(run: Run, record: dict) -> None:
+    """Append one JSON line to the metrics log (rank 0 only)."""
+    if run.is_main:
+        with run.metrics_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def checkpoint_state(run: Run, progress: Progress, finished: bool = False) -> dict:
+    """Everything a resume or :func:`load_pretrained` needs, as tensors and plain values (``weights_only``)."""
+    model = run.model
+    return {
+        "format": FORMAT,
+        "model": model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "step": progress.step, "epoch": progress.epoch, "batch_in_epoch": progress.batch_in_epoch,
+        "finished": finished,
+        "epoch_loss_sum": progress.epoch_loss_sum, "epoch_loss_steps": progress.epoch_loss_steps,
+        "rng": rng_states(),
+        "normalization": {"mean": model.normalizer.mean.tolist(), "std": model.normalizer.std.tolist()},
+        "index_standardization": model.index_standardization,
+        "wavelengths": run.grid.tolist(), "band_grid": model.band_grid,
+        "model_config": _plain(dataclasses.asdict(model.config)),
+        "config": run.config,
+        "masking_groups": run.groups,
+        "code_version": code_version(),
+        **run.identity,
+    }
+
+
+def save_checkpoint(run: Run, progress: Progress, finished: bool = False) -> None:
+    """Rank 0 writes :func:`checkpoint_state` as the run's checkpoint (the previous one kept)."""
+    if run.is_main:
+        save_rotating(checkpoint_state(run, progress, finished), run.out_dir)
+
+
+def load_pretrained(path, map_location="cpu") -> SpecTM:
+    """The model of a checkpoint (file or run directory), in eval mode, with its Normalizer in the weights
+    and its band grid and index standardisation set (:meth:`spectm.model.SpecTM.describe_data`)."""
     saved = load_checkpoint(path, map_location=map_location)
     fields = {k: v for k, v in saved["model_config"].items() if k != "loss_weights"}  # older runs saved it
     model = SpecTM(ModelConfig(**fields))
     model.load_state_dict(saved["model"])
-    model.wavelengths = torch.tensor(saved["wavelengths"], dtype=torch.float32)
-    model.band_grid = saved["band_grid"]
-    model.index_standardization = saved["index_standardization"]
+    model.describe_data(saved["wavelengths"], saved["band_grid"], saved["index_standardization"])
     return model.eval()
-
-
-def _literal(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
-    from spectm import budget
-    from spectm.data.errors import DataFormatError
-    from spectm.datasets import PixelSpectra, load_pixel_table, split_by_date, synthetic_spectra
-
-    parser = argparse.ArgumentParser(prog="spectm pretrain", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    parser.add_argument("--masking", default=None, help="masking family (default: the profile's or targeted)")
-    parser.add_argument("--data", required=True, help="pixel table (.npz or .nc) or 'synthetic'")
-    parser.add_argument("--out", required=True, help="run directory (checkpoint.pt, metrics.jsonl)")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of dates held out")
-    parser.add_argument("--synthetic-size", type=int, default=20000, help="spectra when --data synthetic")
-    parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
-    parser.add_argument("--allow-long-run", action="store_true",
-                        help="train even when the run is estimated to take hours on this CPU")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key (Python literal), e.g. --set epochs=2")
-    args = parser.parse_args(argv)
-
-    config = {"profile": args.profile, "device": "cuda" if torch.cuda.is_available() else "cpu"}
-    if args.masking:
-        config["masking"] = args.masking
-    if args.no_resume:
-        config["resume"] = False
-    for item in args.set:
-        key, _, value = item.partition("=")
-        config[key] = _literal(value)
-    config = resolve_config(config)
-    try:
-        if args.data == "synthetic":
-            table = synthetic_spectra(args.synthetic_size, seed=config["seed"])
-        else:
-            table = load_pixel_table(args.data)
-        data = PixelSpectra(table["rrs"], table["time"], table.get("future"),
-                            table.get("wavelength", "paper122"))
-        train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
-        budget.check_long_run(config, len(train_rows), config["device"], allow=args.allow_long_run)
-        summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
-    except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError, budget.LongRunRefused) as error:
-        print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one line, no traceback
-        return 2
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

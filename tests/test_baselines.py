@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 from spectm.bands import diagnostic_mask, gap_mask, wavelength_grid
-from spectm.data.weather import WEATHER_FEATURES
+from spectm.data.weather import WEATHER_FEATURES, attach_weather
 from spectm.evaluate import baselines, features, protocol
 
 
@@ -38,7 +38,7 @@ def _table(n=100, n_weeks=20, seed=0, lead=0):
         attrs={"lead_days": lead},
     )
     frame = pd.DataFrame(weather, columns=list(WEATHER_FEATURES))
-    return features.attach_weather(table, frame)
+    return attach_weather(table, frame)
 
 
 def test_paper_profile_has_78_distinct_feature_sets_from_the_factorisation():

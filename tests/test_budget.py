@@ -92,12 +92,12 @@ def test_short_runs_and_gpu_runs_are_not_timed(monkeypatch):
 
 
 def test_spectm_pretrain_refuses_a_long_cpu_run_in_one_line(monkeypatch, capsys, tmp_path):
-    from spectm import budget, train
+    from spectm import budget, pretrain
 
     monkeypatch.setattr(budget, "time_steps", lambda config, device="cpu": 30.0)
     monkeypatch.delenv(budget.ALLOW_LONG_RUN_ENV, raising=False)
-    code = train.main(["--profile", "paper", "--data", "synthetic", "--synthetic-size", "4000",
-                       "--out", str(tmp_path / "run"), "--set", "epochs=200", "--set", "device='cpu'"])
+    code = pretrain.main(["--profile", "paper", "--data", "synthetic", "--synthetic-size", "4000",
+                          "--out", str(tmp_path / "run"), "--set", "epochs=200", "--set", "device='cpu'"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("spectm pretrain: the paper profile would train for")
     assert not (tmp_path / "run" / "checkpoint.pt").exists()

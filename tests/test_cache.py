@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from spectm import atomic
 from spectm.bands import oci_rrs_centers
 from spectm.data import cache
 from spectm.data import pixels as pixels_module
-from spectm.data.pace import write_l2_aop
+from spectm.twin.writers.pace import write_l2_aop
 from spectm.data.pixels import build_pixel_table
 
 BBOX = (-83.5, 41.3, -82.45, 42.2)
@@ -76,7 +77,7 @@ def test_truncated_cache_file_is_rebuilt_with_a_warning(granules, tmp_path, monk
 def test_stale_temporaries_of_dead_writers_are_removed_on_the_next_build(granules, tmp_path):
     folder = tmp_path / "cache"
     folder.mkdir()
-    host, dead, alive = cache._host(), dead_pid(), os.getpid()
+    host, dead, alive = atomic.host_name(), dead_pid(), os.getpid()
     names = {"dead": f".tmp-{host}_{dead}-0a1b2c3d-pixels-x.nc",
              "old_format": f".tmp-{dead}-0a1b2c3d-pixels-x.nc",
              "alive": f".tmp-{host}_{alive}-0a1b2c3d-pixels-x.nc",
@@ -93,11 +94,11 @@ def test_stale_temporaries_of_dead_writers_are_removed_on_the_next_build(granule
 def test_an_interrupted_write_names_its_temporary_with_host_and_pid(tmp_path):
     seen = {}
     with pytest.raises(KeyboardInterrupt):
-        with cache.atomic_write(tmp_path / "table.nc") as tmp:
+        with atomic.atomic_write(tmp_path / "table.nc") as tmp:
             seen["name"] = tmp.name
             raise KeyboardInterrupt
-    match = cache._TEMPORARY_NAME.match(seen["name"])
-    assert match and match["host"] == cache._host() and int(match["pid"]) == os.getpid()
+    match = atomic.TEMPORARY_NAME.match(seen["name"])
+    assert match and match["host"] == atomic.host_name() and int(match["pid"]) == os.getpid()
 
 
 def test_open_or_discard_keeps_good_files_and_drops_damaged_ones(tmp_path):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from spectm.data import glerl
 from spectm.data.errors import DataFormatError
+from spectm.twin.writers.glerl import write_weekly_datashare
 from tests.formats import DATASHARE_HEADER, NCEI_2012_HEADER, SNAKE_2020_HEADER, write_csv
 
 # glerl.md section 12, synthetic rows (surface, bottom, scum); the Sky cell is quoted because of its comma
@@ -112,7 +113,7 @@ def test_writer_produces_the_real_layout(tmp_path):
         "chlorophyll_a": [10.0, np.nan, 3.25],
         "Sky": ["partly cloudy, haze", "", "clear"],
     })  # fmt: skip
-    path = glerl.write_weekly_datashare(tmp_path / glerl.datashare_filename(2024), table)
+    path = write_weekly_datashare(tmp_path / glerl.datashare_filename(2024), table)
     assert path.name == "2024_WLE_Weekly_Datashare_CSV.csv"
     raw = path.read_bytes()
     assert raw.count(b"\r\n") == 4 and b"\n" not in raw.replace(b"\r\n", b"")
@@ -124,7 +125,7 @@ def test_writer_produces_the_real_layout(tmp_path):
     assert bottom[:9] == ["7/5/2024", "WE2", "", "4.5", "Bottom", "", "", "", ""]  # no station-level fields
     assert bottom[19] == "2.5" and bottom[22] == ""
     assert december[0] == "12/2/2024" and december[5] == "9:45"  # EST in December
-    letters = glerl.write_weekly_datashare(tmp_path / "2025.csv", table, category_style="letter")
+    letters = write_weekly_datashare(tmp_path / "2025.csv", table, category_style="letter")
     assert [row.split(",")[4] for row in letters.read_text().splitlines()[1:]] == ["S", "B", "S"]
 
 
@@ -166,7 +167,7 @@ def test_datashare_round_trip(tmp_path, drawn):
             rows.append({**base, "depth_category": "Bottom", "particulate_microcystin": 0.1, "mc_censored": True,
                          "chlorophyll_a": 1.0})  # fmt: skip
     table = pd.DataFrame(rows)
-    path = glerl.write_weekly_datashare(tmp_path / "round_trip.csv", table)
+    path = write_weekly_datashare(tmp_path / "round_trip.csv", table)
     back = glerl.read_glerl_csv(path)
     columns = ["station", "time", "depth_category", "latitude", "longitude", "particulate_microcystin",
                "mc_censored", "chlorophyll_a", "station_depth_m"]  # fmt: skip

@@ -9,6 +9,7 @@ import pytest
 
 from spectm.data import gridmet
 from spectm.data.errors import DataFormatError
+from spectm.twin.writers.gridmet import write_gridmet_year
 
 LAT = 41.3 + (np.arange(5) + 0.5) / 24  # ascending on purpose: the writer must store them descending
 LON = -83.5 + (np.arange(6) + 0.5) / 24
@@ -20,7 +21,7 @@ def _write(tmp_path, variable, year, offset=0.0, days=3):
     dates = pd.date_range(f"{year}-07-01", periods=days)
     rng = np.random.default_rng(year)
     data = 285.0 + offset + rng.uniform(0, 15, (days, LAT.size, LON.size))
-    return gridmet.write_gridmet_year(tmp_path, variable, data, LAT, LON, dates, mask=LAKE), data
+    return write_gridmet_year(tmp_path, variable, data, LAT, LON, dates, mask=LAKE), data
 
 
 def test_writer_layout(tmp_path):

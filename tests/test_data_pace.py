@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from spectm.bands import oci_rrs_centers, oci_rrs_nominal
 from spectm.data import pace
 from spectm.data.errors import DataFormatError
+from spectm.twin.writers.pace import write_l2_aop
 from tests.formats import build_minimal_l2
 
 LINES, PIXELS, BANDS = 8, 10, 172
@@ -37,7 +38,7 @@ def _scene(seed=0):
 @pytest.fixture(params=["3.1", "3.2"])
 def granule(request, tmp_path):
     rrs, lat, lon, flags = _scene()
-    path = pace.write_l2_aop(tmp_path, rrs, lat, lon, flags, START, layout=request.param)
+    path = write_l2_aop(tmp_path, rrs, lat, lon, flags, START, layout=request.param)
     return request.param, path, (rrs, lat, lon, flags)
 
 
@@ -117,7 +118,7 @@ def test_filename_helper():
 def test_layout_is_detected_from_the_file_not_its_name(tmp_path):
     rrs, lat, lon, flags = _scene()
     misleading = tmp_path / "PACE_OCI.20240715T163000.L2.OC_AOP.V3_1.nc"
-    pace.write_l2_aop(misleading, rrs, lat, lon, flags, START, layout="3.2")
+    write_l2_aop(misleading, rrs, lat, lon, flags, START, layout="3.2")
     assert pace.open_l2_aop(misleading).attrs["layout"] == "B"
 
 
@@ -215,7 +216,7 @@ def test_decode_flags_matches_bit_shifts(values):
 def test_packing_precision_property(tmp_path_factory, spectrum):
     path = tmp_path_factory.mktemp("pack") / "g.nc"
     rrs = np.broadcast_to(np.asarray(spectrum), (1, 2, BANDS))
-    pace.write_l2_aop(path, rrs, np.full((1, 2), 41.7), np.full((1, 2), -83.2), np.zeros((1, 2)), START)
+    write_l2_aop(path, rrs, np.full((1, 2), 41.7), np.full((1, 2), -83.2), np.zeros((1, 2)), START)
     back = pace.open_l2_aop(path)["Rrs"].values
     assert np.abs(back - rrs).max() <= 1.0e-6 + 1e-8
 

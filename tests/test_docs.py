@@ -31,8 +31,6 @@ def _mentions(files: list[Path], needle: str, root: Path = ROOT) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=False, reason="spectm/twin/config.py, spectm/twin/weather.py and book/notebooks/02_data.md "
-                   "(owned by the twin helper) still cite shared/specs")  # fmt: skip
 def test_no_reader_facing_file_cites_the_projects_private_notes():
     """``shared/specs`` are the developers' notes, not in the repository: cite the primary source instead."""
     assert _mentions(_text_files(*READER_FACING), "shared/specs") == []

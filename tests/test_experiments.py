@@ -114,7 +114,7 @@ def one_thread():
 
 def test_a_finished_run_is_not_reused_for_other_training_data(one_thread):
     spectra = synthetic_spectra(200, seed=1, n_dates=10)
-    data = PixelSpectra(spectra["rrs"], spectra["time"], spectra["future"])
+    data = PixelSpectra(spectra["Rrs"], spectra["time"], spectra["future"])
     train_rows, validation_rows = split_by_date(data.time, 0.2, seed=0)
     table, config = tiny_table(), resolve_config(profile="quick", progress=False, **TINY_RUN)
     run = experiments.pretrain(table, config, data.subset(train_rows), data.subset(validation_rows),
@@ -123,4 +123,4 @@ def test_a_finished_run_is_not_reused_for_other_training_data(one_thread):
     other = data.subset(train_rows[: len(train_rows) // 2])  # a selection passed without a data_tag
     with pytest.raises(ResumeError, match=rf"{re.escape(str(run))} holds a run on other training data"):
         experiments.pretrain(table, config, other, data.subset(validation_rows))
-    assert not list(run.glob("*.part")) and (run / "summary.json").exists()
+    assert not list(run.glob("*.part")) and not list(run.glob(".tmp-*")) and (run / "summary.json").exists()

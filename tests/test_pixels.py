@@ -11,9 +11,11 @@ import pytest
 
 from spectm.bands import gap_mask, oci_rrs_centers, wavelength_grid
 from spectm.data import pixels as pixels_module
-from spectm.data.cache import atomic_write, cache_key
-from spectm.data.pace import flag_bits, open_l2_aop, write_l2_aop
+from spectm.atomic import atomic_write
+from spectm.data.cache import cache_key
+from spectm.data.pace import flag_bits, open_l2_aop
 from spectm.data.pixels import build_pixel_table, resample_rrs, skipped_files
+from spectm.twin.writers.pace import write_l2_aop
 
 BBOX = (-83.5, 41.3, -82.45, 42.2)
 LINES, COLUMNS = 4, 5

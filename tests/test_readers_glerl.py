@@ -14,6 +14,7 @@ import pytest
 
 from spectm.data import glerl
 from spectm.data.errors import DataFormatError
+from spectm.twin.writers.glerl import write_weekly_datashare
 
 
 def _datashare(tmp_path, name="2024.csv") -> tuple:
@@ -28,7 +29,7 @@ def _datashare(tmp_path, name="2024.csv") -> tuple:
         "mc_censored": [False, False, False, False],
         "chlorophyll_a": [10.0, 12.0, 8.5, 20.0],
     })  # fmt: skip
-    path = glerl.write_weekly_datashare(tmp_path / name, table)
+    path = write_weekly_datashare(tmp_path / name, table)
     lines = path.read_bytes().decode("ascii").split("\r\n")[:-1]  # header + 4 rows
     return path, lines
 

@@ -13,6 +13,7 @@ import pytest
 
 from spectm.data import gridmet
 from spectm.data.errors import DataFormatError
+from spectm.twin.writers.gridmet import write_gridmet_year
 
 LAT = 41.3 + (np.arange(3) + 0.5) / 24
 LON = -83.5 + (np.arange(4) + 0.5) / 24
@@ -23,7 +24,7 @@ def _write(folder, variable, dates, values=None, seed=0):
     rng = np.random.default_rng(seed)
     low, high = {"tmmx": (285.0, 305.0), "pr": (0.0, 30.0)}[variable]
     data = rng.uniform(low, high, (dates.size, LAT.size, LON.size)) if values is None else values
-    return gridmet.write_gridmet_year(folder, variable, data, LAT, LON, dates)
+    return write_gridmet_year(folder, variable, data, LAT, LON, dates)
 
 
 def _attrs(path, name, **attrs):
@@ -100,7 +101,7 @@ def test_lake_only_bbox_is_not_a_missing_day(tmp_path):
     values = np.random.default_rng(2).uniform(285, 300, (JULY.size, LAT.size, LON.size))
     mask = np.zeros((LAT.size, LON.size), bool)
     mask[:, 0] = True  # one column of open water, on every day
-    path = gridmet.write_gridmet_year(tmp_path, "tmmx", values, LAT, LON, JULY, mask=mask)
+    path = write_gridmet_year(tmp_path, "tmmx", values, LAT, LON, JULY, mask=mask)
     lake = gridmet.open_gridmet_file(path, bbox=(LON[0] - 0.01, LAT[0] - 0.01, LON[0] + 0.01, LAT[-1] + 0.01))
     assert lake.sizes["lon"] == 1 and np.isnan(lake.values).all()
 
@@ -163,7 +164,7 @@ def test_damage_anywhere_is_an_error_or_harmless(tmp_path):
     dates = pd.date_range("2024-07-01", periods=30)
     rng = np.random.default_rng(4)
     lat, lon = 41.3 + np.arange(20) / 24, -83.5 + np.arange(30) / 24
-    source = gridmet.write_gridmet_year(tmp_path / "tmmx_2024.nc", "tmmx", rng.uniform(285, 300, (30, 20, 30)), lat, lon, dates)
+    source = write_gridmet_year(tmp_path / "tmmx_2024.nc", "tmmx", rng.uniform(285, 300, (30, 20, 30)), lat, lon, dates)
     reference = gridmet.open_gridmet_file(source).drop_attrs()
     data = source.read_bytes()
     errors = 0

@@ -15,6 +15,7 @@ import pytest
 
 from spectm.data import pace
 from spectm.data.errors import DataFormatError
+from spectm.twin.writers.pace import write_l2_aop
 from tests.formats import build_minimal_l2
 
 LINES, PIXELS, BANDS = 6, 7, 172
@@ -26,7 +27,7 @@ def _granule(tmp_path, name="g.nc", lines=LINES, pixels=PIXELS, seed=0):
     lat = 41.5 + np.linspace(0.0, 0.5, lines)[:, None] + np.zeros((1, pixels))
     lon = -83.4 + np.linspace(0.0, 0.9, pixels)[None, :] + np.zeros((lines, 1))
     rrs = rng.uniform(0.001, 0.025, (lines, pixels, BANDS))
-    return pace.write_l2_aop(tmp_path / name, rrs, lat, lon, np.zeros((lines, pixels)), START)
+    return write_l2_aop(tmp_path / name, rrs, lat, lon, np.zeros((lines, pixels)), START)
 
 
 def _tamper(path, edit):
@@ -127,7 +128,7 @@ def test_turbid_but_real_water_passes(tmp_path):
     rng = np.random.default_rng(3)
     lat, lon = np.full((2, 3), 41.7), np.full((2, 3), -83.2)
     rrs = rng.uniform(0.01, 0.05, (2, 3, BANDS))  # brighter than any Lake Erie median
-    path = pace.write_l2_aop(tmp_path / "turbid.nc", rrs, lat, lon, np.zeros((2, 3)), START)
+    path = write_l2_aop(tmp_path / "turbid.nc", rrs, lat, lon, np.zeros((2, 3)), START)
     assert np.nanmedian(pace.open_l2_aop(path)["Rrs"].values) > 0.025
 
 

@@ -243,12 +243,12 @@ def test_an_untrained_quick_model_runs_through_evaluate_reconstruction():
 
 
 def test_evaluate_reconstruction_accepts_a_mapping_table_and_random_masks():
-    table = {"rrs": pixel_table(16)["Rrs"].values, "wavelength": WL}
+    table = {"Rrs": pixel_table(16)["Rrs"].values, "wavelength": WL}
     frame = evaluate_reconstruction(None, table, None, masking="random", methods=("pchip",), seed=4)
     assert frame["method"].unique().tolist() == ["pchip"]
     assert frame.set_index("window")["n"]["overall"] == 28 * 16
     with pytest.raises(ValueError, match="'wavelength' missing"):
-        evaluate_reconstruction(None, {"rrs": table["rrs"]}, None)
+        evaluate_reconstruction(None, {"Rrs": table["Rrs"]}, None)
 
 
 def test_a_flat_prediction_has_no_spectral_r():

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectm import experiments, results
+from spectm import atomic, experiments, results
 from spectm.data.errors import DataFormatError
 from spectm.results import CHAPTER_RESULTS, ResultMissing, ResultStore
 
@@ -106,7 +106,7 @@ def test_a_failed_save_keeps_the_previous_result(data_dir, monkeypatch):
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:
-        patch.setattr(results.os, "replace", interrupted)
+        patch.setattr(atomic.os, "replace", interrupted)
         with pytest.raises(OSError, match="disk full"):
             store.save("ablations", {"version": 2})
     assert store.load("ablations") == {"version": 1}

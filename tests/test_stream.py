@@ -26,7 +26,8 @@ from spectm.bands import oci_rrs_centers
 from spectm.data import stream
 from spectm.data.access import DataAccessError
 from spectm.data.errors import DataFormatError
-from spectm.data.pace import flag_bits, open_l2_aop, write_l2_aop
+from spectm.data.pace import flag_bits, open_l2_aop
+from spectm.twin.writers.pace import write_l2_aop
 
 BBOX = (-83.5, 41.3, -82.45, 42.2)
 LINES, PIXELS = 320, 384

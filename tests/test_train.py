@@ -42,7 +42,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def data():
     table = synthetic_spectra(320, seed=1, n_dates=10)
-    pixels = PixelSpectra(table["rrs"], table["time"], table["future"])
+    pixels = PixelSpectra(table["Rrs"], table["time"], table["future"])
     train_rows, val_rows = split_by_date(pixels.time, 0.2, seed=0)
     return pixels.subset(train_rows), pixels.subset(val_rows)
 
@@ -113,7 +113,7 @@ def _ddp_worker(rank, world_size, store, out_dir, table):
     torch.set_num_threads(1)
     # A file rendezvous: no port chosen by one process and bound later by another (that races)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
-    pixels = PixelSpectra(table["rrs"], table["time"], table["future"])
+    pixels = PixelSpectra(table["Rrs"], table["time"], table["future"])
     seen = {}
 
     def remember(state):
@@ -129,7 +129,7 @@ def _ddp_worker(rank, world_size, store, out_dir, table):
 
 
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
-    table = {k: v for k, v in synthetic_spectra(256, seed=2).items() if k in ("rrs", "time", "future")}
+    table = {k: v for k, v in synthetic_spectra(256, seed=2).items() if k in ("Rrs", "time", "future")}
     out = tmp_path / "run"
     mp.start_processes(_ddp_worker, args=(2, str(tmp_path / "store"), str(out), table), nprocs=2, join=True,
                        start_method="spawn")
@@ -240,8 +240,9 @@ def test_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
     ckpt.save_atomic({"format": ckpt.FORMAT, "step": 1}, path)
 
-    def dies_half_way(obj, f, *args, **kwargs):
-        f.write(b"partial bytes")
+    def dies_half_way(obj, f, *args, **kwargs):  # f: the temporary's path (spectm.atomic)
+        with open(f, "wb") as handle:
+            handle.write(b"partial bytes")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", dies_half_way)
@@ -262,7 +263,7 @@ def test_config_rejects_unknown_keys_and_takes_profile_values():
 
 
 def test_command_line_trains_on_synthetic_data(tmp_path, capsys):
-    from spectm.train import main
+    from spectm.pretrain import main
 
     argv = ["--profile", "quick", "--masking", "random_spans", "--data", "synthetic",
             "--synthetic-size", "200", "--out", str(tmp_path), "--set", "max_steps=2",
@@ -401,7 +402,8 @@ def test_lock_is_released_on_error_and_reentrant_in_one_process(tmp_path):
 
 def test_stale_temporaries_in_a_run_folder_are_removed_on_start(data, tmp_path):
     tmp_path.mkdir(exist_ok=True)
-    names = (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp")
+    names = (".checkpoint.pt.k1ll3d.tmp", "summary.json.part", ".metrics.jsonl.tmp",
+             ".tmp-somehost_1-0a1b2c3d-checkpoint.pt")
     stale = [tmp_path / name for name in names]
     for path in stale:
         path.write_bytes(b"left by a killed process")
@@ -471,14 +473,14 @@ def test_a_file_system_without_locks_is_warned_about(tmp_path, monkeypatch):
 
 
 def test_command_line_reports_a_missing_table_and_a_broken_log_in_one_line(tmp_path, capsys):
-    from spectm.train import main
+    from spectm.pretrain import main
 
     assert main(["--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert "missing.npz" in err and len(err.splitlines()) == 1
     run, table = tmp_path / "run", tmp_path / "table.npz"
     spectra = synthetic_spectra(160, seed=3, n_dates=5)
-    np.savez(table, rrs=spectra["rrs"], time=spectra["time"])
+    np.savez(table, Rrs=spectra["Rrs"], time=spectra["time"])
     argv = ["--data", str(table), "--out", str(run), "--set", "max_steps=2", "--set", "progress=False",
             "--set", "batch_size=32", "--set", f"model={TINY_MODEL!r}"]
     assert main(argv) == 0

@@ -249,7 +249,7 @@ def test_station_spectra_have_a_red_edge_in_summer(quick):
 
 def test_writer_refuses_an_aerosol_field_of_the_wrong_shape(tmp_path):
     from spectm.bands import oci_rrs_centers
-    from spectm.data.pace import write_l2_aop
+    from spectm.twin.writers.pace import write_l2_aop
 
     rrs = np.full((4, 5, oci_rrs_centers().size), 0.01)
     lat, lon = np.full((4, 5), 41.7), np.full((4, 5), -83.2)
@@ -257,3 +257,78 @@ def test_writer_refuses_an_aerosol_field_of_the_wrong_shape(tmp_path):
         write_l2_aop(tmp_path / "g.nc", rrs, lat, lon, np.zeros((4, 5), int), pd.Timestamp("2024-08-01T17:30"),
                      aot_865=np.full((3, 5), 0.05))  # fmt: skip
     assert not (tmp_path / "g.nc").exists()  # refused before anything is written
+
+
+#: Every variable of a real L2 AOP granule (V3.1 layout A; V3.2 adds the geophysical ``wavelength`` and
+#: ``band_index``): group/name -> (dtype, fill, scale_factor, add_offset, valid_min, valid_max, units);
+#: None = the attribute is absent. From NASA's product (a real V3.1 subset) and l2gen's l2_generic.c.
+PRODUCT_VARIABLES = {
+    "geophysical_data/Rrs": (np.int16, -32767, 2e-06, 0.05, -30000, 25000, "sr^-1"),
+    "geophysical_data/Rrs_unc": (np.int16, -32767, 5e-08, 0.0015, -30000, 30000, "sr^-1"),
+    "geophysical_data/aot_865": (np.int16, -32767, 1e-04, 0.0, 0, 30000, None),
+    "geophysical_data/angstrom": (np.int16, -32767, 1e-04, 2.5, -30000, 5000, None),
+    "geophysical_data/avw": (np.float32, -32767.0, None, None, 400.0, 700.0, "nm"),
+    "geophysical_data/nflh": (np.int16, -32767, 8.5e-05, 2.25, -26471, 32353, "W m^-2 um^-1 sr^-1"),
+    "geophysical_data/l2_flags": (np.int32, None, None, None, -(2**31), 2**31 - 1, None),
+    "navigation_data/longitude": (np.float32, -999.0, None, None, -180.0, 180.0, "degrees_east"),
+    "navigation_data/latitude": (np.float32, -999.0, None, None, -90.0, 90.0, "degrees_north"),
+    "navigation_data/tilt": (np.float32, -999.0, None, None, -25.0, 25.0, "degree"),
+    "sensor_band_parameters/wavelength": (np.int32, -32767, None, None, 0, 20000, "nm"),
+    "sensor_band_parameters/wavelength_3d": (np.int32, -32767, None, None, 0, 20000, "nm"),
+    **{f"sensor_band_parameters/{name}": (np.float32, -32767.0, None, None, None, None, False)
+       for name in ("vcal_gain", "vcal_offset", "F0", "aw", "bbw", "k_oz", "k_no2", "Tau_r")},
+    **{f"scan_line_attributes/{name}": (dtype, False, None, None, None, None, False)
+       for name, dtype in (("year", np.int32), ("day", np.int32), ("msec", np.int32), ("time", np.float64),
+                           ("detnum", np.int8), ("mside", np.int8), ("slon", np.float32), ("clon", np.float32),
+                           ("elon", np.float32), ("slat", np.float32), ("clat", np.float32), ("elat", np.float32),
+                           ("csol_z", np.float32))},
+}  # fmt: skip
+LAYOUT_B_VARIABLES = {"geophysical_data/wavelength": np.float32, "geophysical_data/band_index": np.int32,
+                      "sensor_band_parameters/fwave": np.float32}  # fmt: skip
+
+
+def _check_variable(nc, path, expected):
+    dtype, fill, scale, offset, vmin, vmax, units = expected
+    var = nc[path]
+    assert var.dtype == dtype, path
+    attrs = var.ncattrs()
+    if fill is None:
+        assert "_FillValue" not in attrs, path
+    elif fill is not False:
+        assert var._FillValue == dtype(fill), path
+    else:
+        assert "_FillValue" in attrs, path  # present; the value is the product's per-type fill
+    for name, value in (("scale_factor", scale), ("add_offset", offset)):
+        if value is None:
+            assert name not in attrs, (path, name)
+        else:
+            assert getattr(var, name) == np.float32(value) and getattr(var, name).dtype == np.float32, (path, name)
+    if vmin is not None:
+        assert (var.valid_min, var.valid_max) == (vmin, vmax) and var.valid_min.dtype == dtype, path
+    if units:
+        assert var.units == units, path
+    if var.ndim >= 2 and not path.startswith("navigation_data/l"):
+        assert var.coordinates == "longitude latitude", path
+
+
+@pytest.mark.parametrize("layout", ["3.1", "3.2"])
+def test_twin_granule_holds_every_variable_dtype_and_packing_of_the_product(tmp_path, layout):
+    import netCDF4
+
+    manifest = simulate_twin(tmp_path, size="tiny", seed=0, layout=layout, progress=False)
+    with netCDF4.Dataset(manifest.paths("pace")[0]) as nc:
+        for path, expected in PRODUCT_VARIABLES.items():
+            _check_variable(nc, path, expected)
+        for path, dtype in LAYOUT_B_VARIABLES.items():
+            assert (path.split("/")[1] in nc[path.split("/")[0]].variables) == (layout == "3.2"), path
+            if layout == "3.2":
+                assert nc[path].dtype == dtype and "_FillValue" in nc[path].ncattrs(), path
+        bands = nc["sensor_band_parameters"]
+        wl = bands["wavelength"][:].astype(float)
+        k_oz = np.ma.filled(bands["k_oz"][:].astype(float), np.nan)
+        # ozone: the Chappuis band peaks near 600 nm (~0.13 cm^-1), is ~0.003 at 443 nm, fill beyond 1000 nm
+        assert k_oz[np.argmin(np.abs(wl - 600))] == pytest.approx(0.13, abs=0.01)
+        assert k_oz[np.argmin(np.abs(wl - 443))] == pytest.approx(0.0033, abs=0.001)
+        assert np.isfinite(k_oz[wl <= 1000]).all() and np.isnan(k_oz[wl > 1000]).all()
+        assert nc["navigation_data"].gringpointsequence.tolist() == [1, 2, 3, 4]
+        assert nc.processing_version == layout and len(nc.ncattrs()) == 47

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from spectm.data.glerl import write_weekly_datashare
+from spectm.twin.writers.glerl import write_weekly_datashare
 from spectm.physics import all_indices, simulate_rrs_dataarray
 from spectm.twin.calibration import (
     TARGETS, calibration_table, out_of_range, sample_statistics, season_samples, statistics_table, twin_ceiling_r2,
@@ -64,9 +64,24 @@ def test_toxin_peak_moves_between_seasons(pooled):
     assert len(peaks) >= 3 and min(peaks) >= 195 and max(peaks) <= 255
 
 
-@pytest.mark.parametrize("months", [(4, 5, 6, 7, 8, 9, 10), (7, 8, 9)], ids=["season", "july-september"])
-def test_microcystin_is_not_a_function_of_any_band_or_index(pooled, months):
+@pytest.fixture(scope="module")
+def pooled_2025():
+    return season_samples(SEEDS, year=2025, size="quick")
+
+
+SEASON, SUMMER = (4, 5, 6, 7, 8, 9, 10), (7, 8, 9)
+KNOWN_2025 = pytest.mark.xfail(strict=True, reason=(
+    "known: the 2025 seasons' blooms are larger and their MC-chl rank correlation is 0.73 (target 0.65, range "
+    "0.50-0.78), so error-free NDCI reaches rho 0.75 over the whole season (July-September stays below)"))
+
+
+@pytest.mark.parametrize("year, months", [
+    pytest.param(2024, SEASON, id="2024-season"), pytest.param(2024, SUMMER, id="2024-july-september"),
+    pytest.param(2025, SEASON, id="2025-season", marks=KNOWN_2025), pytest.param(2025, SUMMER, id="2025-july-september"),
+])  # fmt: skip
+def test_microcystin_is_not_a_function_of_any_band_or_index(request, year, months):
     """Even error-free water-leaving Rrs at the stations leaves much of the toxin's rank unexplained."""
+    pooled = request.getfixturevalue("pooled" if year == 2024 else "pooled_2025")
     s = pooled[(pooled["depth_category"] == "Surface") & pd.DatetimeIndex(pooled["date"]).month.isin(months)]
     mc = np.maximum(s["particulate_microcystin"].to_numpy(float), 0.1)
     rrs = simulate_rrs_dataarray(s["true_chl_surface"].to_numpy(), s["true_pc_surface"].to_numpy(),
@@ -86,3 +101,36 @@ def test_twin_ceiling_is_below_one_and_above_chlorophyll(pooled):
     log_mc = np.log10(np.maximum(surface["particulate_microcystin"], 0.1))
     r_chl = np.corrcoef(log_mc, np.log10(surface["chlorophyll_a"]))[0, 1]
     assert r_chl**2 < ceiling["all_surface"] < 0.95
+
+
+def test_single_seasons_miss_targets_by_year_to_year_variation_not_sampling(pooled):
+    """The module's statement: a single season's misses of the toxin-level targets come from the spread
+    between seasons, which is much wider than one season's own (station-bootstrap) sampling interval."""
+    from spectm.twin.calibration import between_season_table, single_season_table
+
+    table = between_season_table(pooled, reps=30)
+    assert (table["seasons"] == len(SEEDS)).all()
+    for name in ("mc_q50", "october_non_detect_fraction", "fraction_mc_ge_6"):
+        spread = table.loc[name, "season_q95"] - table.loc[name, "season_q05"]
+        assert spread > 2.0 * table.loc[name, "sampling_interval_width"], name
+    august = table.loc["august_mc_median"]  # ~40 August samples: one season's interval spans much of the range
+    assert august["sampling_interval_width"] > 0.5 * (august["high"] - august["low"])
+    one = single_season_table(pooled[pooled["season"] == 0], reps=30)
+    assert (one["season_q05"] <= one["twin"] + 1e-9).all() and (one["twin"] <= one["season_q95"] + 1e-9).all()
+
+
+def test_ceiling_has_an_interval_around_it_below_one(pooled):
+    from spectm.twin.calibration import twin_ceiling_interval
+
+    table = twin_ceiling_interval(pooled[pooled["depth_category"] == "Surface"], reps=40)
+    assert set(table.index) == {"all_surface", "july_september"}
+    assert (table["q05"] <= table["r2"]).all() and (table["r2"] <= table["q95"]).all() and (table["q95"] < 1).all()
+    assert (table["q95"] - table["q05"] > 0).all()  # a measured ceiling scatters with the samples
+
+
+def test_station_spectra_have_a_red_edge_in_summer_water_leaving(pooled):
+    from spectm.twin.calibration import station_spectra_summary
+
+    summary = station_spectra_summary(pooled)
+    assert summary["spectra"] > 500 and summary["r709_r665_jas"] >= 1.0
+    assert 500 <= summary["green_max_median"] <= 600

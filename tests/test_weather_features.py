@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from spectm.data.gridmet import open_gridmet, write_gridmet_year
+from spectm.data.gridmet import open_gridmet
 from spectm.data.weather import REQUIRED_VARIABLES, WEATHER_FEATURES, reference_days, weather_features, weather_sources
+from spectm.twin.writers.gridmet import write_gridmet_year
 
 DAYS = pd.date_range("2024-03-01", "2024-08-31", freq="D")
 LAT = np.array([41.80, 41.75, 41.70])

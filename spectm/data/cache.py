@@ -14,15 +14,13 @@ files whose writer is known to be dead are touched.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import re
-import secrets
-import socket
 import warnings
 from pathlib import Path
+
+from spectm.atomic import TEMPORARY_NAME, host_name
 
 #: Bump when the layout or meaning of a cached table changes, so old caches are not reused.
 CACHE_FORMAT = "1"
@@ -57,54 +55,10 @@ def cache_path(cache_dir, prefix: str, key: str, suffix: str = ".nc") -> Path:
     return Path(cache_dir) / f"{prefix}-{key}{suffix}"
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_write(path):
-    """Yield a temporary path next to ``path``; on success fsync it and rename it onto ``path``.
-
-    On any exception (including KeyboardInterrupt) the temporary file is removed and ``path`` is left
-    as it was, so readers never see a half-written file under the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{_host()}_{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def stale_temporaries(cache_dir) -> list[Path]:
     """Temporary files left in ``cache_dir`` by killed processes (``.tmp-*``), for cleanup by a caller."""
     folder = Path(cache_dir)
     return sorted(folder.glob(".tmp-*")) if folder.is_dir() else []
-
-
-#: ``.tmp-[<host>_]<pid>-<token>-<name>``: the writer's host (absent in older names) and process id.
-_TEMPORARY_NAME = re.compile(r"^\.tmp-(?:(?P<host>[A-Za-z0-9]+)_)?(?P<pid>\d+)-")
-
-
-def _host() -> str:
-    """This machine's name reduced to letters and digits (a cache folder may be shared over a network)."""
-    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname()) or "localhost"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -122,8 +76,8 @@ def remove_stale_temporaries(cache_dir) -> list[Path]:
     longer running); a live writer's file and another host's are left alone. Returns what was removed."""
     removed = []
     for path in stale_temporaries(cache_dir):
-        match = _TEMPORARY_NAME.match(path.name)
-        if match is None or match["host"] not in (None, _host()) or _pid_alive(int(match["pid"])):
+        match = TEMPORARY_NAME.match(path.name)
+        if match is None or match["host"] not in (None, host_name()) or _pid_alive(int(match["pid"])):
             continue
         path.unlink(missing_ok=True)
         removed.append(path)

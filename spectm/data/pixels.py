@@ -38,7 +38,8 @@ import numpy as np
 import xarray as xr
 
 from spectm.bands import GAP_TOLERANCE_NM, gap_mask, oci_rrs_centers, wavelength_grid
-from spectm.data.cache import atomic_write, cache_key, cache_path, open_or_discard, remove_stale_temporaries
+from spectm.atomic import atomic_write
+from spectm.data.cache import cache_key, cache_path, open_or_discard, remove_stale_temporaries
 from spectm.data.errors import DataFormatError
 from spectm.data.pace import L3_RRS_EXCLUDE, SkippedFile, open_l2_aop
 

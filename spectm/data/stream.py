@@ -31,7 +31,7 @@ import netCDF4
 import numpy as np
 
 from spectm.data.access import DataAccessError
-from spectm.data.cache import atomic_write
+from spectm.atomic import atomic_write
 from spectm.data.errors import DataFormatError
 
 LINE_DIM, PIXEL_DIM = "number_of_lines", "pixels_per_line"

@@ -226,3 +226,22 @@ def weather_sources(gridmet_ds: xr.Dataset, times, lats, lons, include_day: bool
         "gridmet_lon": gridmet_ds["lon"].values[cols],
         "gridmet_distance_km": distance,
     })  # fmt: skip
+
+
+def weather_frame(table: xr.Dataset, weather: pd.DataFrame) -> pd.DataFrame:
+    """``weather`` (rows = the samples of matchup ``table``) reduced to the 52 :data:`WEATHER_FEATURES`
+    columns as float64; a frame with other rows or missing columns is one clear error."""
+    names = list(WEATHER_FEATURES)
+    missing = [n for n in names if n not in weather.columns]
+    if missing or len(weather) != table.sizes["sample"]:
+        raise ValueError(f"weather frame: expected the 52 WEATHER_FEATURES columns and {table.sizes['sample']} rows, "
+                         f"got {len(weather)} rows, missing {missing[:3]}")  # fmt: skip
+    return weather[names].reset_index(drop=True).astype(np.float64)
+
+
+def attach_weather(table: xr.Dataset, weather: pd.DataFrame) -> xr.Dataset:
+    """A copy of matchup ``table`` with the 52 weather features (:func:`weather_features` of its samples)
+    as ``sample`` variables."""
+    frame = weather_frame(table, weather)
+    return table.assign({name: ("sample", frame[name].to_numpy(), {"long_name": WEATHER_FEATURES[name]})
+                         for name in frame.columns})  # fmt: skip

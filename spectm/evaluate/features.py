@@ -35,7 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from spectm.bands import diagnostic_mask
-from spectm.data.weather import WEATHER_FEATURES
+from spectm.data.weather import WEATHER_FEATURES, weather_frame
 from spectm.physics.indices import all_indices
 from spectm.profiles import get_profile
 
@@ -171,18 +171,7 @@ def weather_columns(table: xr.Dataset, weather: pd.DataFrame | None = None) -> p
             raise ValueError(f"matchup table lacks weather features {missing[:3]}...; pass weather= "
                              "(weather_features(...) of the samples) or attach_weather() first")  # fmt: skip
         return pd.DataFrame({n: np.asarray(table[n].values, np.float64) for n in names})
-    missing = [n for n in names if n not in weather.columns]
-    if missing or len(weather) != table.sizes["sample"]:
-        raise ValueError(f"weather frame: expected the 52 WEATHER_FEATURES columns and {table.sizes['sample']} rows, "
-                         f"got {len(weather)} rows, missing {missing[:3]}")  # fmt: skip
-    return weather[names].reset_index(drop=True).astype(np.float64)
-
-
-def attach_weather(table: xr.Dataset, weather: pd.DataFrame) -> xr.Dataset:
-    """A copy of ``table`` with the 52 weather features as ``sample`` variables."""
-    frame = weather_columns(table, weather)
-    return table.assign({name: ("sample", frame[name].to_numpy(), {"long_name": WEATHER_FEATURES[name]})
-                         for name in frame.columns})  # fmt: skip
+    return weather_frame(table, weather)
 
 
 def season_features(table: xr.Dataset) -> pd.DataFrame:

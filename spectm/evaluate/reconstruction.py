@@ -349,23 +349,22 @@ def metrics_frame(scores: xr.Dataset) -> pd.DataFrame:
 
 def _table_arrays(table, split) -> tuple[np.ndarray, np.ndarray]:
     """Rrs rows of the held-out pixels and the wavelengths, from an ``xr.Dataset`` pixel table (``Rrs``
-    on ``pixel`` x ``wavelength``) or a mapping with ``rrs`` and ``wavelength``."""
+    on ``pixel`` x ``wavelength``) or a mapping with ``Rrs`` and ``wavelength``."""
     if isinstance(table, xr.Dataset):
-        name = "Rrs" if "Rrs" in table else "rrs"
-        if name not in table or "wavelength" not in table.coords:
+        if "Rrs" not in table or "wavelength" not in table.coords:
             raise ValueError(f"pixel table: expected variable 'Rrs' (pixel, wavelength) and a 'wavelength' "
                              f"coordinate, found variables {', '.join(map(str, table.data_vars))}")
-        rrs = table[name].transpose("pixel", "wavelength")
-        rows = rrs if split is None else rrs.isel(pixel=np.asarray(split))
+        Rrs = table["Rrs"].transpose("pixel", "wavelength")
+        rows = Rrs if split is None else Rrs.isel(pixel=np.asarray(split))
         return np.asarray(rows.values, dtype=np.float64), table["wavelength"].values
     if isinstance(table, Mapping):
-        for field in ("rrs", "wavelength"):
-            if field not in table and field.capitalize() not in table:
+        for field in ("Rrs", "wavelength"):
+            if field not in table:
                 raise ValueError(f"pixel table: field {field!r} missing (has {', '.join(map(str, table))})")
-        rrs = np.asarray(table["rrs"] if "rrs" in table else table["Rrs"], dtype=np.float64)
-        rows = rrs if split is None else rrs[np.asarray(split)]
+        Rrs = np.asarray(table["Rrs"], dtype=np.float64)
+        rows = Rrs if split is None else Rrs[np.asarray(split)]
         return rows, np.asarray(table["wavelength"], dtype=np.float64)
-    raise TypeError(f"pixel table must be an xr.Dataset or a mapping with 'rrs' and 'wavelength', "
+    raise TypeError(f"pixel table must be an xr.Dataset or a mapping with 'Rrs' and 'wavelength', "
                     f"got {type(table).__name__}")
 
 
@@ -393,7 +392,7 @@ def held_out_predictions(model, table, split, masking: str = "targeted", batch_s
                          extrapolation: str = "polynomial", **mask_options) -> dict:
     """Rebuild the masked bands of the held-out pixels with the model and with each interpolator.
 
-    ``table``: a pixel table (``xr.Dataset`` with ``Rrs``, or a mapping with ``rrs`` and ``wavelength``);
+    ``table``: a pixel table (``xr.Dataset`` with ``Rrs``, or a mapping with ``Rrs`` and ``wavelength``);
     ``split``: row indices (or a bool array) of the held-out pixels, e.g. the validation rows of a date
     split, or None for every row. Every method gets the same pixels and the same mask
     (``spectm.masking.make_mask(masking, ...)`` seeded with ``seed``; ``mask_options`` go to it).

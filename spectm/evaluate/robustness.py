@@ -7,7 +7,7 @@ never saw; how far does R^2 fall as the perturbation grows?
 
 Procedure (:func:`robustness_curve`), for every perturbation level:
 
-1. perturb all spectra once (``perturb(rrs, level, rng)``) and featurise them (frozen-encoder
+1. perturb all spectra once (``perturb(Rrs, level, rng)``) and featurise them (frozen-encoder
    embeddings, or band features for a spectra-only baseline);
 2. under week-grouped repeated K-fold (:class:`spectm.evaluate.protocol.RepeatedGroupKFold`, the same
    splits for every level), fit the model on the *clean* features of the training weeks and predict
@@ -43,24 +43,24 @@ NOISE_PERCENT = (0.0, 1.0, 2.0, 5.0, 10.0)
 SHIFT_NM = (-2.0, -1.0, 0.0, 1.0, 2.0)
 
 
-def _spectra(rrs) -> np.ndarray:
-    values = np.asarray(rrs, np.float64)
+def _spectra(Rrs) -> np.ndarray:
+    values = np.asarray(Rrs, np.float64)
     if values.ndim != 2:
         raise ValueError(f"spectra must be a 2-D array (pixel, wavelength), got shape {values.shape}")
     return values
 
 
-def add_relative_noise(rrs, percent: float, rng: np.random.Generator) -> np.ndarray:
-    """``rrs * (1 + percent/100 * N(0, 1))``: independent noise of ``percent`` % of each value (NaN kept)."""
+def add_relative_noise(Rrs, percent: float, rng: np.random.Generator) -> np.ndarray:
+    """``Rrs * (1 + percent/100 * N(0, 1))``: independent noise of ``percent`` % of each value (NaN kept)."""
     if percent < 0:
         raise ValueError(f"percent={percent}: expected a noise level >= 0 (% of Rrs)")
-    values = _spectra(rrs)
+    values = _spectra(Rrs)
     if percent == 0:
         return values.copy()
     return values + np.abs(values) * (percent / 100.0) * rng.standard_normal(values.shape)
 
 
-def shift_wavelengths(rrs, wavelengths, shift_nm: float) -> np.ndarray:
+def shift_wavelengths(Rrs, wavelengths, shift_nm: float) -> np.ndarray:
     """Spectra as read by a sensor whose band centres sit ``shift_nm`` higher: band i gets
     ``Rrs(lambda_i + shift_nm)`` by linear interpolation in wavelength.
 
@@ -68,7 +68,7 @@ def shift_wavelengths(rrs, wavelengths, shift_nm: float) -> np.ndarray:
     wherever the input was missing (an unobserved band stays unobserved). A position that falls exactly
     on a band takes that band's value, so a shift of 0 is the identity.
     """
-    values = _spectra(rrs)
+    values = _spectra(Rrs)
     wl = np.asarray(wavelengths, np.float64)
     if wl.ndim != 1 or wl.size != values.shape[1]:
         raise ValueError(f"wavelengths {wl.shape} must be 1-D and match the spectra's {values.shape[1]} bands")
@@ -86,9 +86,9 @@ def shift_wavelengths(rrs, wavelengths, shift_nm: float) -> np.ndarray:
     return out
 
 
-def drop_band(rrs, band: int) -> np.ndarray:
+def drop_band(Rrs, band: int) -> np.ndarray:
     """The spectra with band ``band`` (column index) missing; ``band`` < 0 leaves them unchanged."""
-    values = _spectra(rrs).copy()
+    values = _spectra(Rrs).copy()
     if band >= values.shape[1]:
         raise ValueError(f"band={band}: the spectra have {values.shape[1]} bands")
     if band >= 0:
@@ -96,43 +96,43 @@ def drop_band(rrs, band: int) -> np.ndarray:
     return values
 
 
-def band_drop_perturbation(rrs, band: int, rng: np.random.Generator) -> np.ndarray:
-    """:func:`drop_band` in the ``perturb(rrs, level, rng)`` form (level = band index, -1 = none)."""
-    return drop_band(rrs, int(band))
+def band_drop_perturbation(Rrs, band: int, rng: np.random.Generator) -> np.ndarray:
+    """:func:`drop_band` in the ``perturb(Rrs, level, rng)`` form (level = band index, -1 = none)."""
+    return drop_band(Rrs, int(band))
 
 
-def noise_perturbation(rrs, percent: float, rng: np.random.Generator) -> np.ndarray:
-    """:func:`add_relative_noise` in the ``perturb(rrs, level, rng)`` form of :func:`robustness_curve`."""
-    return add_relative_noise(rrs, percent, rng)
+def noise_perturbation(Rrs, percent: float, rng: np.random.Generator) -> np.ndarray:
+    """:func:`add_relative_noise` in the ``perturb(Rrs, level, rng)`` form of :func:`robustness_curve`."""
+    return add_relative_noise(Rrs, percent, rng)
 
 
 def shift_perturbation(wavelengths) -> Callable[[np.ndarray, float, np.random.Generator], np.ndarray]:
-    """:func:`shift_wavelengths` on ``wavelengths`` in the ``perturb(rrs, level, rng)`` form."""
-    return lambda rrs, shift_nm, rng: shift_wavelengths(rrs, wavelengths, shift_nm)
+    """:func:`shift_wavelengths` on ``wavelengths`` in the ``perturb(Rrs, level, rng)`` form."""
+    return lambda Rrs, shift_nm, rng: shift_wavelengths(Rrs, wavelengths, shift_nm)
 
 
-def robustness_curve(rrs, y, groups, featurize: Callable[[np.ndarray], np.ndarray],
+def robustness_curve(Rrs, y, groups, featurize: Callable[[np.ndarray], np.ndarray],
                      model_factory: Callable[[], object], perturb: Callable, levels: Sequence[float],
                      n_splits: int = 5, n_repeats: int = 2, n_draws: int = 1, seed: int = 0,
                      level_name: str = "level", n_boot: int = 500, ci: float = 0.95) -> pd.DataFrame:  # fmt: skip
     """Out-of-fold R^2 of a model fitted on clean spectra and applied to perturbed ones, per level.
 
-    ``rrs`` (N, B) clean spectra; ``y`` (N,) target; ``groups`` (N,) sampling weeks; ``featurize(rrs)``
+    ``Rrs`` (N, B) clean spectra; ``y`` (N,) target; ``groups`` (N,) sampling weeks; ``featurize(Rrs)``
     returns the (N, F) features of spectra (e.g. frozen embeddings); ``model_factory()`` a fresh
-    scikit-learn regressor; ``perturb(rrs, level, rng)`` the perturbation. With ``n_draws`` > 1 every
+    scikit-learn regressor; ``perturb(Rrs, level, rng)`` the perturbation. With ``n_draws`` > 1 every
     level is drawn several times (fresh noise) and the scores are averaged over draws. One row per
     level: ``level_name``, r2 (mean over repeats and draws), r2_low / r2_high (week bootstrap at
     ``ci``), rmse, mae, n_samples.
     """
-    rrs = _spectra(rrs)
+    Rrs = _spectra(Rrs)
     y, groups = np.asarray(y, np.float64), np.asarray(groups)
-    if y.size != rrs.shape[0] or groups.size != rrs.shape[0]:
-        raise ValueError(f"rrs {rrs.shape}, y {y.shape} and groups {groups.shape} must agree on the sample count")
+    if y.size != Rrs.shape[0] or groups.size != Rrs.shape[0]:
+        raise ValueError(f"Rrs {Rrs.shape}, y {y.shape} and groups {groups.shape} must agree on the sample count")
     if n_draws < 1:
         raise ValueError(f"n_draws={n_draws}: expected at least 1")
-    clean = np.asarray(featurize(rrs), np.float64)
+    clean = np.asarray(featurize(Rrs), np.float64)
     rng = np.random.default_rng(seed)
-    perturbed = [[np.asarray(featurize(perturb(rrs, level, rng)), np.float64) for _ in range(n_draws)]
+    perturbed = [[np.asarray(featurize(perturb(Rrs, level, rng)), np.float64) for _ in range(n_draws)]
                  for level in levels]  # fmt: skip
     splitter = RepeatedGroupKFold(n_splits, n_repeats, seed)
     oof = np.full((len(levels), n_draws, n_repeats, y.size), np.nan)

@@ -37,20 +37,20 @@ SIMIS_BB_BAND_NM = 715.0
 _EXACT_NM = 1e-6
 
 
-def _check_spectrum(rrs, index: str) -> None:
-    if not isinstance(rrs, xr.DataArray):
+def _check_spectrum(Rrs, index: str) -> None:
+    if not isinstance(Rrs, xr.DataArray):
         raise TypeError(
-            f"{index} needs an xarray.DataArray with a 'wavelength' dimension, got {type(rrs).__name__}"
+            f"{index} needs an xarray.DataArray with a 'wavelength' dimension, got {type(Rrs).__name__}"
         )
-    if "wavelength" not in rrs.dims:
-        raise ValueError(f"{index} needs a 'wavelength' dimension (nm); this array has dims {rrs.dims}")
+    if "wavelength" not in Rrs.dims:
+        raise ValueError(f"{index} needs a 'wavelength' dimension (nm); this array has dims {Rrs.dims}")
 
 
-def band(rrs: xr.DataArray, wavelength_nm: float, *, index: str = "band",
+def band(Rrs: xr.DataArray, wavelength_nm: float, *, index: str = "band",
          tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """The spectrum "at" ``wavelength_nm`` under the module's lookup rule, without the wavelength dim."""
-    _check_spectrum(rrs, index)
-    wl = np.asarray(rrs["wavelength"].values, dtype=np.float64)
+    _check_spectrum(Rrs, index)
+    wl = np.asarray(Rrs["wavelength"].values, dtype=np.float64)
     offsets = wl - wavelength_nm
     distance = np.abs(offsets)
     finite = np.isfinite(distance)
@@ -60,8 +60,8 @@ def band(rrs: xr.DataArray, wavelength_nm: float, *, index: str = "band",
             f"{index} needs a band at {wavelength_nm:g} nm (+-{tolerance_nm:g} nm); "
             f"this spectrum's wavelengths span {span}"
         )
-    wavelength_coords = [name for name, coord in rrs.coords.items() if "wavelength" in coord.dims]
-    spectrum = rrs.drop_vars(wavelength_coords)
+    wavelength_coords = [name for name, coord in Rrs.coords.items() if "wavelength" in coord.dims]
+    spectrum = Rrs.drop_vars(wavelength_coords)
     nearest = int(np.nanargmin(distance))
     if distance[nearest] > _EXACT_NM:
         below = np.where(finite & (offsets < 0) & (distance <= tolerance_nm))[0]
@@ -74,24 +74,24 @@ def band(rrs: xr.DataArray, wavelength_nm: float, *, index: str = "band",
     return spectrum.isel(wavelength=nearest)
 
 
-def baseline_height(rrs: xr.DataArray, centre: float, lower: float, upper: float, *,
+def baseline_height(Rrs: xr.DataArray, centre: float, lower: float, upper: float, *,
                     index: str = "baseline_height", tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """``R_c - [R_lo + (R_hi - R_lo)(c - lo)/(hi - lo)]``: height of ``centre`` above the lower-upper line.
 
     This is the spectral shape SS of Wynne et al. (2008) and the line height of FLH/MCI.
     """
-    r_lo = band(rrs, lower, index=index, tolerance_nm=tolerance_nm)
-    r_c = band(rrs, centre, index=index, tolerance_nm=tolerance_nm)
-    r_hi = band(rrs, upper, index=index, tolerance_nm=tolerance_nm)
+    r_lo = band(Rrs, lower, index=index, tolerance_nm=tolerance_nm)
+    r_c = band(Rrs, centre, index=index, tolerance_nm=tolerance_nm)
+    r_hi = band(Rrs, upper, index=index, tolerance_nm=tolerance_nm)
     return r_c - (r_lo + (r_hi - r_lo) * (centre - lower) / (upper - lower))
 
 
-def _finish(result: xr.DataArray, rrs: xr.DataArray, name: str, long_name: str, units: str | None,
+def _finish(result: xr.DataArray, Rrs: xr.DataArray, name: str, long_name: str, units: str | None,
             reference: str, bands: tuple[float, ...], tolerance_nm: float) -> xr.DataArray:
     result = result.rename(name)
     result.attrs = {
         "long_name": long_name,
-        "units": rrs.attrs.get("units", "sr-1") if units is None else units,
+        "units": Rrs.attrs.get("units", "sr-1") if units is None else units,
         "reference": reference,
         "bands_nm": ", ".join(f"{b:g}" for b in bands),
         "band_tolerance_nm": tolerance_nm,
@@ -99,100 +99,100 @@ def _finish(result: xr.DataArray, rrs: xr.DataArray, name: str, long_name: str, 
     return result
 
 
-def cyanobacteria_index(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def cyanobacteria_index(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Cyanobacteria Index CI = -SS(681) with baseline 665-709 nm.
 
     Reference: Wynne et al. (2008), Int. J. Remote Sens. 29:3665 (NOAA Lake Erie HAB bulletin; OCSSW
     ``get_hab.c``). Computed on Rrs with no sensor factor (OCSSW's OLCI fac = 1.052 and w = 0.99 are not
     applied).
     """
-    ss681 = baseline_height(rrs, 681.0, 665.0, 709.0, index="cyanobacteria_index", tolerance_nm=tolerance_nm)
-    return _finish(-ss681, rrs, "ci", "Cyanobacteria Index (-SS681, 665/681/709 nm)", None,
+    ss681 = baseline_height(Rrs, 681.0, 665.0, 709.0, index="cyanobacteria_index", tolerance_nm=tolerance_nm)
+    return _finish(-ss681, Rrs, "ci", "Cyanobacteria Index (-SS681, 665/681/709 nm)", None,
                    "Wynne et al. 2008, IJRS 29:3665", (665, 681, 709), tolerance_nm)
 
 
-def ss665(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def ss665(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Spectral shape at 665 nm from 620 and 681 nm: the cyanobacteria test (cyanobacteria where >= 0).
 
     ``SS(665) = R665 - R620 + (R620 - R681)(665 - 620)/(681 - 620)``. Reference: Wynne & Stumpf (2015),
     Toxins 7:1649, as implemented in OCSSW ``get_hab.c`` (CIcyano versus CInoncyano).
     """
-    result = baseline_height(rrs, 665.0, 620.0, 681.0, index="ss665", tolerance_nm=tolerance_nm)
-    return _finish(result, rrs, "ss665",
+    result = baseline_height(Rrs, 665.0, 620.0, 681.0, index="ss665", tolerance_nm=tolerance_nm)
+    return _finish(result, Rrs, "ss665",
                    "spectral shape at 665 nm (620/665/681 nm); >= 0 means cyanobacteria", None,
                    "Wynne & Stumpf 2015, Toxins 7:1649", (620, 665, 681), tolerance_nm)
 
 
-def ci_cyano(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def ci_cyano(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """CI where SS(665) >= 0 (cyanobacteria), else 0; NaN where either is NaN.
 
     Reference: Wynne & Stumpf (2015), Toxins 7:1649 (the CIcyano product of OCSSW ``get_hab.c``).
     """
-    ci = cyanobacteria_index(rrs, tolerance_nm=tolerance_nm)
-    shape = ss665(rrs, tolerance_nm=tolerance_nm)
+    ci = cyanobacteria_index(Rrs, tolerance_nm=tolerance_nm)
+    shape = ss665(Rrs, tolerance_nm=tolerance_nm)
     result = xr.where(shape >= 0, ci, 0.0).where(ci.notnull() & shape.notnull())
-    return _finish(result, rrs, "ci_cyano", "Cyanobacteria Index where SS665 >= 0, else 0", None,
+    return _finish(result, Rrs, "ci_cyano", "Cyanobacteria Index where SS665 >= 0, else 0", None,
                    "Wynne & Stumpf 2015, Toxins 7:1649", (620, 665, 681, 709), tolerance_nm)
 
 
-def ndci(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def ndci(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Normalised Difference Chlorophyll Index (R708 - R665)/(R708 + R665).
 
     Reference: Mishra & Mishra (2012), Remote Sens. Environ. 117:394.
     """
-    r708 = band(rrs, 708.0, index="ndci", tolerance_nm=tolerance_nm)
-    r665 = band(rrs, 665.0, index="ndci", tolerance_nm=tolerance_nm)
-    return _finish((r708 - r665) / (r708 + r665), rrs, "ndci", "Normalised Difference Chlorophyll Index", "1",
+    r708 = band(Rrs, 708.0, index="ndci", tolerance_nm=tolerance_nm)
+    r665 = band(Rrs, 665.0, index="ndci", tolerance_nm=tolerance_nm)
+    return _finish((r708 - r665) / (r708 + r665), Rrs, "ndci", "Normalised Difference Chlorophyll Index", "1",
                    "Mishra & Mishra 2012, RSE 117:394", (665, 708), tolerance_nm)
 
 
-def flh(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def flh(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Fluorescence line height at 681 nm above the 665-709 nm baseline (MERIS bands).
 
     ``FLH = R681 - k R665 - (1 - k) R709`` with ``k = (709 - 681)/(709 - 665)``. With these bands FLH is
     exactly -CI (Wynne, Stumpf & Briggs 2013): dense blooms give negative FLH. References: Letelier &
     Abbott (1996), Remote Sens. Environ. 58:215; Gower et al. (1999), Int. J. Remote Sens. 20:1771.
     """
-    result = baseline_height(rrs, 681.0, 665.0, 709.0, index="flh", tolerance_nm=tolerance_nm)
-    return _finish(result, rrs, "flh", "fluorescence line height at 681 nm (665/681/709 nm)", None,
+    result = baseline_height(Rrs, 681.0, 665.0, 709.0, index="flh", tolerance_nm=tolerance_nm)
+    return _finish(result, Rrs, "flh", "fluorescence line height at 681 nm (665/681/709 nm)", None,
                    "Letelier & Abbott 1996; Gower et al. 1999", (665, 681, 709), tolerance_nm)
 
 
-def red_edge_height(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def red_edge_height(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Height of the 709 nm red-edge peak above the 665-715 nm baseline.
 
     An MCI-like line height (Gower et al. 2005; Binding et al. 2013) moved inside OCI Rrs, which ends at
     719 nm: MCI's 754 nm baseline band is replaced by 715 nm, present on both paper122 and oci_rrs172.
     It grows with biomass because particle backscatter lifts 709 nm where pigment absorption has faded.
     """
-    result = baseline_height(rrs, 709.0, 665.0, 715.0, index="red_edge_height", tolerance_nm=tolerance_nm)
-    return _finish(result, rrs, "red_edge_height",
+    result = baseline_height(Rrs, 709.0, 665.0, 715.0, index="red_edge_height", tolerance_nm=tolerance_nm)
+    return _finish(result, Rrs, "red_edge_height",
                    "red-edge height at 709 nm above the 665-715 nm baseline", None,
                    "after Gower et al. 2005 (MCI) and Binding et al. 2013, with 715 nm for 754 nm",
                    (665, 709, 715), tolerance_nm)
 
 
-def pc_baseline_depth(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def pc_baseline_depth(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Depth of the 620 nm phycocyanin trough below the 585-650 nm baseline (positive = trough).
 
     Dekker-type (Dekker 1993: ``0.5 (R600 + R648) - R624``), but 600 nm lies in the OCI gap (no Rrs bands
     between 588.1 and 612.7 nm; paper122 carries 590-610 nm as missing), so the baseline is drawn between
     585 and 650 nm, which exist on both grids, and the depth is read at 620 nm (Simis's PC band).
     """
-    height = baseline_height(rrs, 620.0, 585.0, 650.0, index="pc_baseline_depth", tolerance_nm=tolerance_nm)
-    return _finish(-height, rrs, "pc_baseline_depth", "depth of 620 nm below the 585-650 nm baseline", None,
+    height = baseline_height(Rrs, 620.0, 585.0, 650.0, index="pc_baseline_depth", tolerance_nm=tolerance_nm)
+    return _finish(-height, Rrs, "pc_baseline_depth", "depth of 620 nm below the 585-650 nm baseline", None,
                    "after Dekker 1993, with 585/620/650 nm for 600/624/648 nm", (585, 620, 650), tolerance_nm)
 
 
-def simis_ratio(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def simis_ratio(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Band ratio R709/R620, the phycocyanin ratio at the core of Simis et al. (2005), L&O 50:237."""
-    r709 = band(rrs, 709.0, index="simis_ratio", tolerance_nm=tolerance_nm)
-    r620 = band(rrs, 620.0, index="simis_ratio", tolerance_nm=tolerance_nm)
-    return _finish(r709 / r620, rrs, "simis_ratio", "reflectance ratio R709/R620", "1",
+    r709 = band(Rrs, 709.0, index="simis_ratio", tolerance_nm=tolerance_nm)
+    r620 = band(Rrs, 620.0, index="simis_ratio", tolerance_nm=tolerance_nm)
+    return _finish(r709 / r620, Rrs, "simis_ratio", "reflectance ratio R709/R620", "1",
                    "Simis et al. 2005, L&O 50:237", (620, 709), tolerance_nm)
 
 
-def simis_phycocyanin(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
+def simis_phycocyanin(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.DataArray:
     """Phycocyanin (mg m-3) from a simplified Simis et al. (2005) semi-analytical model.
 
     ``a_chl(665) = {[R709/R665](aw709 + bb) - bb - aw665} / gamma``,
@@ -205,15 +205,15 @@ def simis_phycocyanin(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE
     signals no detectable phycocyanin) rather than clipped.
     """
     k = constants()
-    r620 = band(rrs, 620.0, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
-    r665 = band(rrs, 665.0, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
-    r709 = band(rrs, 709.0, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
-    r_bb = band(rrs, SIMIS_BB_BAND_NM, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
+    r620 = band(Rrs, 620.0, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
+    r665 = band(Rrs, 665.0, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
+    r709 = band(Rrs, 709.0, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
+    r_bb = band(Rrs, SIMIS_BB_BAND_NM, index="simis_phycocyanin", tolerance_nm=tolerance_nm)
     aw620, aw665, aw709, aw_bb = pure_water_absorption([620.0, 665.0, 709.0, SIMIS_BB_BAND_NM])
     bb = backscattering_from_rrs(r_bb, aw_bb)
     a_chl665 = ((r709 / r665) * (aw709 + bb) - bb - aw665) / k["simis_gamma"]
     a_pc620 = ((r709 / r620) * (aw709 + bb) - bb - aw620) / k["simis_delta"] - k["simis_epsilon"] * a_chl665
-    return _finish(a_pc620 / k["apc_star_620"], rrs, "simis_pc",
+    return _finish(a_pc620 / k["apc_star_620"], Rrs, "simis_pc",
                    "phycocyanin concentration (simplified Simis 2005)", "mg m-3",
                    "Simis et al. 2005, L&O 50:237; bb from Rrs(715) via Lee et al. 2002",
                    (620, 665, 709, SIMIS_BB_BAND_NM), tolerance_nm)
@@ -233,11 +233,11 @@ INDEX_FUNCTIONS = {
 }
 
 
-def all_indices(rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.Dataset:
+def all_indices(Rrs: xr.DataArray, *, tolerance_nm: float = BAND_TOLERANCE_NM) -> xr.Dataset:
     """Every index of :data:`INDEX_FUNCTIONS` as one Dataset over the spectrum's non-wavelength dims.
 
     Note ``flh == -ci`` by construction (same bands); both are kept because both names are in use.
     """
-    variables = {name: function(rrs, tolerance_nm=tolerance_nm) for name, function in INDEX_FUNCTIONS.items()}
+    variables = {name: function(Rrs, tolerance_nm=tolerance_nm) for name, function in INDEX_FUNCTIONS.items()}
     attrs = {"title": "bio-optical pigment indices", "band_tolerance_nm": tolerance_nm}
     return xr.Dataset(variables, attrs=attrs)

@@ -58,6 +58,12 @@ def phycocyanin_shape_table() -> dict[str, np.ndarray]:
 
 
 @cache
+def ozone_absorption_table() -> dict[str, np.ndarray]:
+    """Ozone absorption k_oz (cm^-1 per atm-cm), 300-1000 nm at 5 nm (MODTRAN-3 via WASI 6, Gege 2012)."""
+    return _read_csv("ozone_gege2012.csv")
+
+
+@cache
 def constants() -> dict[str, float]:
     """The model's scalar constants by name (values only; sources are in ``constants.json``)."""
     raw = json.loads(resources.files(_PACKAGE).joinpath("constants.json").read_text())

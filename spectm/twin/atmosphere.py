@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from spectm.data.pace import flag_bits, solar_zenith
+from spectm.data.pace import flag_bits
 from spectm.twin.config import KM_PER_DEG_LAT, KM_PER_DEG_LON, WESTERN_BASIN_BBOX
+from spectm.twin.writers.pace import solar_zenith
 
 HEADING_DEG = -11.0  # ascending PACE track at ~42 N, degrees from north (twin approximation)
 ORBIT_ALTITUDE_KM = 676.5

@@ -5,8 +5,21 @@ that tracks toxin too faithfully) rewards methods for matching the simulator, no
 statistics below were measured on NOAA GLERL western-Lake-Erie weekly surface samples, 2012-2024,
 the 8 core stations (WE2, WE4, WE6, WE8, WE9, WE12, WE13, WE16), non-detects set to 0.1 ug/L
 (Boegehold et al. 2023, ESSD 15:3853, doi:10.5194/essd-15-3853-2023; NCEI doi:10.25921/11da-3x54,
-extended with the 2022-2024 datashare CSVs). Each target has an acceptance range wide enough for the
-sampling error of one season of ~170 samples, and no wider.
+extended with the 2022-2024 datashare CSVs). Each target's acceptance range is for the twin's seasons
+pooled (as the real statistics pool 13 seasons).
+
+Single seasons cannot meet every target, and are not tuned to. Measured on 12 quick-twin seasons (2024
+and 2025, seeds 0-5; :func:`between_season_table`), every season misses 2-10 of the 19 targets; those
+missed most are the level of the toxin (median MC in range in 6 of 12 seasons, August median 7, October
+non-detects 5, fraction >= 6 ug/L 6) and the August PC/chl-a q90 (6). For the median MC, October
+non-detects and the fraction >= 6 ug/L the spread between seasons is 4-5 times one season's own
+sampling interval (:func:`station_bootstrap`: 8 stations drawn with replacement), so those misses are
+year-to-year variation of bloom size and toxin timing, as in the lake (GLERL's 2024 95th percentile of
+MC was 3.7 ug/L against 6.1 pooled; peak days 202-249), not sampling noise. The August statistics rest
+on ~40 samples: one season's 90 % sampling interval of the August median MC is 1.6 ug/L wide against a
+target range 2.0 wide (August PC median 6.1 against 10; lag-1 correlation 0.19 against 0.32), so a
+season can miss those by sampling alone. Pooled over the 12 seasons every statistic is in range; pooled over the
+six 2025 seasons alone the median MC (0.50) and August PC/chl-a q90 (0.73) are just outside.
 
 :func:`twin_statistics` computes the same numbers from any GLERL-format CSV (twin or real), so a real
 file can be checked with the same code; :func:`calibration_table` sets twin and real side by side;
@@ -213,3 +226,107 @@ def twin_ceiling_r2(samples_truth_csv) -> dict[str, float]:
         return float(1.0 - np.sum(residual**2) / np.sum((observed[mask] - observed[mask].mean()) ** 2))
 
     return {"all_surface": r2(np.ones(s.shape[0], bool)), "july_september": r2(summer), "n": int(s.shape[0])}
+
+
+def station_bootstrap(samples: pd.DataFrame, reps: int = 200, seed: int = 0) -> pd.DataFrame:
+    """:func:`sample_statistics` of ``reps`` resamples of one season, whole stations drawn with replacement.
+
+    Why stations: a season is 8 stations visited ~20 times, so its samples are clustered; drawing whole
+    stations keeps the visit-to-visit pairs and the months intact, and the spread of the resampled
+    statistics is the sampling spread of a single season of that design. One row per resample.
+    """
+    rng = np.random.default_rng(seed)
+    table = samples.drop(columns=["season"], errors="ignore")
+    stations = [group for _, group in table.groupby("station")]
+    rows = []
+    for _ in range(reps):
+        picks = rng.integers(0, len(stations), len(stations))
+        draw = pd.concat([stations[k].assign(season=i) for i, k in enumerate(picks)], ignore_index=True)
+        try:
+            rows.append(sample_statistics(draw))
+        except (ValueError, TypeError):  # a draw without August or October samples: no statistic
+            continue
+    return pd.DataFrame(rows)
+
+
+def single_season_table(samples: pd.DataFrame, reps: int = 200, seed: int = 0) -> pd.DataFrame:
+    """One season against the targets: its value, its own 90 % sampling interval (:func:`station_bootstrap`),
+    whether it lies in the target range, and whether the real value lies in the season's interval.
+
+    A season that misses a target while the real value is inside its sampling interval misses by
+    sampling alone (one season is ~170 clustered samples; the targets pool 13 seasons).
+    """
+    table = statistics_table(sample_statistics(samples))
+    boot = station_bootstrap(samples, reps, seed)
+    table["season_q05"] = [float(np.nanquantile(boot[name], 0.05)) for name in table.index]
+    table["season_q95"] = [float(np.nanquantile(boot[name], 0.95)) for name in table.index]
+    table["real_in_interval"] = (table["real"] >= table["season_q05"] - 1e-9) & (table["real"] <= table["season_q95"] + 1e-9)
+    return table
+
+
+def between_season_table(samples: pd.DataFrame, reps: int = 100, seed: int = 0) -> pd.DataFrame:
+    """Per target, across the seasons of ``samples`` (a ``season`` column): how many seasons lie in the
+    target range, the 5-95 % range of the season values, and the median width of one season's own
+    sampling interval (:func:`station_bootstrap`).
+
+    Why: the targets pool 13 GLERL seasons, and seasons differ (bloom size and toxin peak follow each
+    year's weather and load), so a single season misses some targets the way a single real year does;
+    where the spread between seasons is much wider than one season's sampling interval, the miss is
+    year-to-year variation, not sampling noise, and no season-level tuning can remove it honestly.
+    """
+    per_season, widths = [], []
+    for _, season in samples.groupby("season"):
+        per_season.append(sample_statistics(season))
+        boot = station_bootstrap(season, reps, seed)
+        widths.append({name: float(np.nanquantile(boot[name], 0.95) - np.nanquantile(boot[name], 0.05)) for name in boot})
+    values, widths = pd.DataFrame(per_season), pd.DataFrame(widths)
+    rows = [{"statistic": t.name, "low": t.low, "high": t.high,
+             "seasons_in_range": int(((values[t.name] >= t.low - 1e-9) & (values[t.name] <= t.high + 1e-9)).sum()),
+             "seasons": len(values), "season_q05": float(values[t.name].quantile(0.05)),
+             "season_q95": float(values[t.name].quantile(0.95)),
+             "sampling_interval_width": float(widths[t.name].median())} for t in TARGETS]  # fmt: skip
+    return pd.DataFrame(rows).set_index("statistic")
+
+
+def twin_ceiling_interval(samples: pd.DataFrame, reps: int = 200, seed: int = 0) -> pd.DataFrame:
+    """:func:`twin_ceiling_r2` with a 90 % interval: stations (of each season) drawn with replacement.
+
+    Why an interval: the ceiling is itself measured on ~170 clustered samples per season; its spread
+    over resampled stations says how far a model's R^2 on the same samples may sit above or below it by
+    the samples alone. Rows ``all_surface`` and ``july_september``; columns ``r2``, ``q05``, ``q95``, ``n``.
+    """
+    table = samples if "season" in samples.columns else samples.assign(season=0)
+    point = twin_ceiling_r2(table)
+    clusters = [group for _, group in table.groupby(["season", "station"])]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(reps):
+        picks = rng.integers(0, len(clusters), len(clusters))
+        draws.append(twin_ceiling_r2(pd.concat([clusters[k] for k in picks], ignore_index=True)))
+    draws = pd.DataFrame(draws)
+    rows = {key: {"r2": point[key], "q05": float(draws[key].quantile(0.05)), "q95": float(draws[key].quantile(0.95)),
+                  "n": point["n"]} for key in ("all_surface", "july_september")}  # fmt: skip
+    return pd.DataFrame(rows).T
+
+
+def station_spectra_summary(samples: pd.DataFrame, wavelengths="oci_rrs172") -> dict[str, float]:
+    """Shape of the twin's error-free water-leaving spectra at the sampled stations (surface samples).
+
+    ``green_max_545_570``: fraction of spectra whose 500-600 nm maximum lies at 545-570 nm (real
+    western-basin bloom spectra peak near 550-565 nm); ``green_max_median`` (nm); ``r709_r665_jas``:
+    the median R709/R665 of July-September spectra (the red edge rivals R665 in bloom season).
+    """
+    from spectm.bands import as_wavelengths
+    from spectm.physics import simulate_rrs
+
+    s = samples[samples["depth_category"] == "Surface"]
+    wl = as_wavelengths(wavelengths)
+    rrs = simulate_rrs(s["true_chl_surface"].to_numpy(float), s["true_pc_surface"].to_numpy(float),
+                       s["true_ag440"].to_numpy(float), s["true_tss"].to_numpy(float), wl)  # fmt: skip
+    green = (wl >= 500) & (wl <= 600)
+    peak = wl[green][np.argmax(rrs[:, green], axis=1)]
+    summer = pd.DatetimeIndex(s["date"]).month.isin([7, 8, 9])
+    ratio = rrs[:, np.argmin(np.abs(wl - 709))] / rrs[:, np.argmin(np.abs(wl - 665))]
+    return {"spectra": int(peak.size), "green_max_median": float(np.median(peak)),
+            "green_max_545_570": float(np.mean((peak >= 545) & (peak <= 570))),
+            "r709_r665_jas": float(np.median(ratio[summer]))}  # fmt: skip

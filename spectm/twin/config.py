@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from spectm.profiles import PROFILES, get_profile
 
 #: The western basin box (west, south, east, north) in degrees: HAB-F's PACE search box, widened to
-#: 83.50 W so the Maumee Bay shore is inside (shared/specs/glerl.md section 9).
+#: 83.50 W so the Maumee Bay shore is inside (HAB-F, github.com/jbcox-noaa/HAB-F, searches lon -83.5..-82.45, lat 41.3..42.2).
 WESTERN_BASIN_BBOX: tuple[float, float, float, float] = (-83.50, 41.30, -82.45, 42.20)
 
 #: River mouths (lon, lat). Maumee: the issue's position; Detroit: where the river enters the lake.
@@ -28,7 +28,7 @@ KM_PER_DEG_LAT = 111.0
 KM_PER_DEG_LON = 82.8
 
 #: Version of the simulator: a change of physics bumps it, so an old manifest is not reused.
-TWIN_VERSION = "3"
+TWIN_VERSION = "4"
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
+from spectm.atomic import atomic_write
 from spectm.bands import oci_rrs_centers
-from spectm.data.glerl import datashare_filename, write_weekly_datashare
-from spectm.data.gridmet import write_gridmet_year
-from spectm.data.pace import l2_aop_filename, write_l2_aop
+from spectm.data.glerl import datashare_filename
+from spectm.data.pace import l2_aop_filename
 from spectm.physics.optics import simulate_rrs
 from spectm.twin.atmosphere import aerosol_fields, observe, plan_overpass
 from spectm.twin.blooms import BloomHistory, simulate_blooms
@@ -37,6 +37,7 @@ from spectm.twin.config import SEASON_END, SPINUP_START, TWIN_VERSION, get_size,
 from spectm.twin.lake import is_water, model_grid
 from spectm.twin.samples import simulate_samples, toxin_quota
 from spectm.twin.weather import WEATHER_VARIABLES, simulate_weather
+from spectm.twin.writers import write_gridmet_year, write_l2_aop, write_weekly_datashare
 
 MANIFEST_NAME = "twin_manifest.json"
 INTERPOLATED = ("chl_surface", "pc_surface", "ag440", "tss")
@@ -86,15 +87,9 @@ def _load_complete(out_dir: Path, settings: dict) -> TwinManifest | None:
 
 
 def _atomic(path: Path, write) -> Path:
-    """Call ``write(temporary_path)`` then rename onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
+    """Call ``write(temporary_path)`` inside :func:`spectm.atomic.atomic_write`."""
+    with atomic_write(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -28,7 +28,8 @@ from scipy import ndimage
 from spectm.twin.config import KM_PER_DEG_LAT, WESTERN_BASIN_BBOX
 from spectm.twin.lake import is_water
 
-#: gridMET cell centres: lat_i = 49.4 - i/24, lon_j = -124.7666667 + j/24 (shared/specs/gridmet.md 5).
+#: gridMET cell centres: lat_i = 49.4 - i/24, lon_j = -124.7666667 + j/24 (the coordinate arrays of the
+#: gridMET files, Abatzoglou 2013, doi:10.1002/joc.3413).
 GRIDMET_LAT0, GRIDMET_LON0, CELL = 49.4, -124.76666666666667, 1.0 / 24.0
 
 #: gridMET variables the twin writes, with their units.

@@ -1,0 +1,121 @@
+"""The built-book checks: what counts as a problem, the Sphinx extension's fixes, and a real browser run.
+
+The browser test builds a tiny site with one of each fault and checks that every fault is reported and
+that a clean page reports none. It needs headless Chromium (``.ci/run`` installs it); without it the test
+is skipped with the reason, and ``make check-site`` in CI fails instead, so the check cannot pass unseen.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from spectm import site_check, sphinx_site
+
+CLEAN = {"errors": [], "maths": 2, "unrendered": 0, "page_width": 1400, "view_width": 1400, "wide_blocks": [],
+         "figures": [{"src": "a.png", "alt": "a map", "caption": "Fig. 1 A map", "numbered": True}]}
+
+
+def test_a_clean_page_has_no_problems():
+    assert site_check.problems("p.html", CLEAN) == []
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"unrendered": 1}, "1 of 2 math elements not rendered"),
+    ({"page_width": 1500}, "the page scrolls sideways"),
+    ({"wide_blocks": ["pre. (900 > 700 px)"]}, "block scrolls sideways: pre."),
+    ({"errors": ["uncaught: SyntaxError: x"]}, "uncaught: SyntaxError"),
+    ({"figures": [{"src": "b.png", "alt": "", "caption": "", "numbered": False}]},
+     "figure b.png has no alt text, no caption, no figure number"),
+])
+def test_each_fault_is_named(change, expected):
+    found = site_check.problems("p.html", {**CLEAN, **change})
+    assert len(found) == 1 and expected in found[0] and found[0].startswith("p.html: ")
+
+
+def test_script_errors_in_words():
+    events = [
+        {"method": "Runtime.exceptionThrown", "params": {"exceptionDetails": {
+            "exception": {"description": "SyntaxError: Identifier 'X' has already been declared\n  at y"}}}},
+        {"method": "Runtime.consoleAPICalled", "params": {"type": "error", "args": [{"value": "bad"}]}},
+        {"method": "Runtime.consoleAPICalled", "params": {"type": "log", "args": [{"value": "fine"}]}},
+        {"method": "Log.entryAdded", "params": {"entry": {"level": "error", "source": "network",
+                                                           "text": "Failed to load resource", "url": "https://cdn/x.js"}}},
+        {"method": "Log.entryAdded", "params": {"entry": {"level": "warning", "source": "other", "text": "meh"}}},
+    ]
+    assert site_check.script_errors(events) == [
+        "uncaught: SyntaxError: Identifier 'X' has already been declared",
+        "console.error: bad",
+        "network: Failed to load resource https://cdn/x.js",
+    ]
+
+
+def test_inline_scripts_kept_once_per_page():
+    from sphinx.builders.html._assets import _JavaScript
+    scripts = [_JavaScript("a.js"), _JavaScript(None, body="const X = 1"), _JavaScript("", body="const X = 1"),
+               _JavaScript("b.js"), _JavaScript(None, body="const Y = 2")]
+    context = {"script_files": scripts}
+    sphinx_site.scripts_once(None, "page", "page.html", context, None)
+    assert [(s.filename, s.attributes.get("body")) for s in context["script_files"]] == [
+        ("a.js", None), (None, "const X = 1"), ("b.js", None), (None, "const Y = 2")]
+
+
+def test_mathjax_is_served_from_the_site():
+    folder = sphinx_site.mathjax_bundle()
+    assert (folder / sphinx_site.MATHJAX_ENTRY).stat().st_size > 100_000
+    assert any(folder.rglob("*.woff"))  # the fonts travel with it
+
+
+def test_a_site_without_index_is_refused(tmp_path, capsys):
+    assert site_check.main([str(tmp_path)]) == 1
+    assert "holds no index.html: build the book first" in capsys.readouterr().err
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8">{head}</head>
+<body style="margin:0"><article style="width:600px">{body}</article></body></html>"""
+
+
+def _tiny_site(root):
+    mathjax = sphinx_site.mathjax_bundle()
+    shutil.copytree(mathjax, root / "_static" / "mathjax")
+    local_mathjax = '<script defer src="_static/mathjax/tex-chtml.js"></script>'
+    pages = {
+        "index.html": (local_mathjax, '<span class="math">\\(a^2\\)</span>'
+                       '<figure><img src="f.png" alt="a square"><figcaption><span class="caption-number">'
+                       'Fig. 1 </span>A square</figcaption></figure>'),
+        "cdn_math.html": ('<script defer src="https://cdn.example.org/mathjax/tex-chtml.js"></script>',
+                          '<span class="math">\\(b^2\\)</span>'),
+        "faults.html": ("<script>const A = 1;</script><script>const A = 1;</script>",
+                        '<pre style="overflow-x:auto">' + "x" * 400 + '</pre><img src="f.png">'),
+    }
+    for name, (head, body) in pages.items():
+        (root / name).write_text(PAGE.format(head=head, body=body))
+    (root / "f.png").write_bytes(_png())
+    (root / "favicon.ico").write_bytes(b"")
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.skipif(not any(shutil.which(b) for b in site_check.BROWSERS),
+                    reason="no headless Chromium here (.ci/run installs it and runs make check-site)")
+def test_a_real_browser_finds_each_fault_and_passes_a_clean_page(tmp_path):
+    import asyncio
+    _tiny_site(tmp_path)
+    reports = asyncio.run(site_check.check_site(tmp_path, site_check.find_browser()))
+    found = {page: site_check.problems(page, report) for page, report in reports.items()}
+    assert found["index.html"] == []
+    assert reports["index.html"]["maths"] == 1
+    assert any("math elements not rendered" in line for line in found["cdn_math.html"])
+    assert any("cdn.example.org" in line for line in found["cdn_math.html"])  # the network is off
+    faults = "\n".join(found["faults.html"])
+    assert "has already been declared" in faults
+    assert "block scrolls sideways: pre" in faults
+    assert "has no alt text, no caption, no figure number" in faults
