@@ -77,7 +77,7 @@ def test_writer_structure_matches_spec(granule):
         assert dims["number_of_lines"] == LINES and dims["pixels_per_line"] == PIXELS
         assert dims["wavelength_3d"] == 172 and dims["number_of_bands"] == dims["bands_per_pixel"] == 286
         assert len(nc.ncattrs()) == 47
-        assert nc.processing_version == version and nc.title == "OCI Level-2 Data AOP"
+        assert nc.processing_version == version and nc.title.startswith("OCI Level-2 Data AOP")
         assert nc.product_name == path.name == f"PACE_OCI.20240715T163000.L2.OC_AOP.V{version.replace('.', '_')}.nc"
         assert nc.time_coverage_start == "2024-07-15T16:30:00.000Z"
         assert isinstance(nc.geospatial_lat_max, np.float32)

@@ -185,6 +185,26 @@ def test_granule_has_every_variable_of_the_real_product(quick):
         assert "avw" in nc["processing_control"]["input_parameters"].l2prod
 
 
+def test_twin_files_say_they_are_simulated_in_the_real_attributes(quick):
+    """Title, institution and DOI of a granule, and gridMET's author, name the twin; no attribute is added."""
+    import netCDF4
+
+    from spectm.data.glerl import DATASHARE_COLUMNS
+    from spectm.twin.writers.labels import SIMULATED_BY
+
+    with netCDF4.Dataset(quick.paths("pace")[0]) as nc:
+        assert len(nc.ncattrs()) == 47  # the real product's root attributes, no more
+        for name in ("title", "institution", "identifier_product_doi"):
+            assert SIMULATED_BY in nc.getncattr(name), name
+        assert nc.title.startswith("OCI Level-2 Data AOP") and not nc.institution.startswith("NASA")
+        assert not nc.identifier_product_doi.startswith("10.")
+    for path in quick.paths("gridmet"):
+        with netCDF4.Dataset(path) as nc:
+            assert SIMULATED_BY in nc.author and not {"title", "institution"} & set(nc.ncattrs())
+    header = quick.paths("glerl")[0].read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",") == list(DATASHARE_COLUMNS)  # no comment line, no extra column
+
+
 def test_noise_is_white_and_small_while_correction_error_is_smooth():
     from spectm.bands import oci_rrs_centers
     from spectm.twin.atmosphere import aerosol_fields, noise_sd, observe, plan_overpass

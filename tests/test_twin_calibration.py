@@ -126,6 +126,11 @@ def test_ceiling_has_an_interval_around_it_below_one(pooled):
     assert set(table.index) == {"all_surface", "july_september"}
     assert (table["q05"] <= table["r2"]).all() and (table["r2"] <= table["q95"]).all() and (table["q95"] < 1).all()
     assert (table["q95"] - table["q05"] > 0).all()  # a measured ceiling scatters with the samples
+    from spectm.data.glerl import CORE_STATIONS
+
+    routine = pooled[(pooled["depth_category"] == "Surface") & pooled["station"].isin(CORE_STATIONS)]
+    summer = routine[routine["date"].dt.month.isin([7, 8, 9])]
+    assert table.loc["july_september", "n"] == len(summer) < table.loc["all_surface", "n"]  # each row's own count
 
 
 def test_station_spectra_have_a_red_edge_in_summer_water_leaving(pooled):

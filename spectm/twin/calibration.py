@@ -225,7 +225,8 @@ def twin_ceiling_r2(samples_truth_csv) -> dict[str, float]:
         residual = observed[mask] - predicted[mask]
         return float(1.0 - np.sum(residual**2) / np.sum((observed[mask] - observed[mask].mean()) ** 2))
 
-    return {"all_surface": r2(np.ones(s.shape[0], bool)), "july_september": r2(summer), "n": int(s.shape[0])}
+    return {"all_surface": r2(np.ones(s.shape[0], bool)), "july_september": r2(summer), "n": int(s.shape[0]),
+            "n_july_september": int(summer.sum())}
 
 
 def station_bootstrap(samples: pd.DataFrame, reps: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -293,7 +294,8 @@ def twin_ceiling_interval(samples: pd.DataFrame, reps: int = 200, seed: int = 0)
 
     Why an interval: the ceiling is itself measured on ~170 clustered samples per season; its spread
     over resampled stations says how far a model's R^2 on the same samples may sit above or below it by
-    the samples alone. Rows ``all_surface`` and ``july_september``; columns ``r2``, ``q05``, ``q95``, ``n``.
+    the samples alone. Rows ``all_surface`` and ``july_september``; columns ``r2``, ``q05``, ``q95`` and
+    ``n``, the samples each row is scored on.
     """
     table = samples if "season" in samples.columns else samples.assign(season=0)
     point = twin_ceiling_r2(table)
@@ -304,8 +306,9 @@ def twin_ceiling_interval(samples: pd.DataFrame, reps: int = 200, seed: int = 0)
         picks = rng.integers(0, len(clusters), len(clusters))
         draws.append(twin_ceiling_r2(pd.concat([clusters[k] for k in picks], ignore_index=True)))
     draws = pd.DataFrame(draws)
+    counts = {"all_surface": point["n"], "july_september": point["n_july_september"]}
     rows = {key: {"r2": point[key], "q05": float(draws[key].quantile(0.05)), "q95": float(draws[key].quantile(0.95)),
-                  "n": point["n"]} for key in ("all_surface", "july_september")}  # fmt: skip
+                  "n": counts[key]} for key in counts}  # fmt: skip
     return pd.DataFrame(rows).T
 
 

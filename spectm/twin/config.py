@@ -27,8 +27,9 @@ SEASON_END = "10-31"
 KM_PER_DEG_LAT = 111.0
 KM_PER_DEG_LON = 82.8
 
-#: Version of the simulator: a change of physics bumps it, so an old manifest is not reused.
-TWIN_VERSION = "4"
+#: Version of the simulator: a change of physics or of what the files say bumps it, so an old manifest is
+#: not reused.
+TWIN_VERSION = "5"
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ def simulate_twin(out_dir, size: str = "quick", seed: int = 0, year: int = 2024,
         path = out / "gridmet" / f"{variable}_{year}.nc"
         _atomic(path, lambda tmp, v=variable: write_gridmet_year(
             tmp, v, weather.fields[v], weather.lat, weather.lon, weather.days, mask=weather.no_data,
-            attrs={"date": f"01 January {year + 1}", "author": "spectm Lake Erie twin (simulated values in the gridMET layout)"}))  # fmt: skip
+            attrs={"date": f"01 January {year + 1}"}))  # fmt: skip
         written.append((path, "gridmet"))
     timings["weather_s"] = time.perf_counter() - clock
 

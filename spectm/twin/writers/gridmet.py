@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from spectm.data.gridmet import CELL_DEG, FILL, _variable, day_numbers, gridmet_filename
+from spectm.twin.writers.labels import SIMULATED_BY
 
 def write_gridmet_year(path, variable: str, data, lat, lon, days, mask=None, attrs: dict | None = None) -> Path:
     """Write one gridMET yearly file for ``variable`` (short name, e.g. "tmmx") in the current layout.
@@ -59,7 +60,7 @@ def write_gridmet_year(path, variable: str, data, lat, lon, days, mask=None, att
         "geospatial_lon_resolution": step, "geospatial_lat_resolution": step,
         "geospatial_lat_units": "decimal_degrees north", "geospatial_lon_units": "decimal_degrees east",
         "coordinate_system": "EPSG:4326",
-        "author": "spectm Lake Erie twin (simulated values in the gridMET layout)",
+        "author": f"{SIMULATED_BY}: values in the gridMET layout, not gridMET data",
         "date": pd.Timestamp.now(tz="UTC").strftime("%d %B %Y"),
         "note1": "The projection information for this file is: GCS WGS 1984.",
         "note2": "Citation: Abatzoglou, J.T., 2013, Development of gridded surface meteorological data for ecological "

@@ -21,6 +21,7 @@ from spectm.data.pace import (
     FLAG_NAMES, INT_FILL, L2GEN_MASK_NAMES, LAYOUT_VERSIONS, LINE_PERIOD_S, NAV_FILL, RRS_PACKING, RRS_STANDARD_NAME,
     RRS_UNC_PACKING, _version, any_flag, flag_masks, l2_aop_filename,
 )  # fmt: skip
+from spectm.twin.writers.labels import SIMULATED_BY, simulated_institution, simulated_title
 
 def _chunks(shape: tuple[int, ...]) -> list[int]:
     """l2gen's default chunks, clipped to the dimension lengths (nc_init_compress.c)."""
@@ -75,15 +76,19 @@ def _earth_sun_correction(stamp: pd.Timestamp) -> float:
 
 
 def _root_attributes(file_name, version, times, lat, lon) -> dict:
-    """The 47 root attributes of a real V3.1 AOP granule, with values for this granule."""
+    """The 47 root attributes of a real V3.1 AOP granule, with values for this granule.
+
+    Title, institution and DOI say the granule is simulated (:mod:`spectm.twin.writers.labels`): the
+    twin must not claim NASA made it or point to NASA's data DOI.
+    """
     finite_lat, finite_lon = lat[np.isfinite(lat)], lon[np.isfinite(lon)]
     mid = lat.shape[1] // 2
     corners = [(0, 0), (0, -1), (-1, -1), (-1, 0)]
     ring = ", ".join(f"{lon[i, j]:.5f} {lat[i, j]:.5f}" for i, j in corners + corners[:1])
-    doi = f"10.5067/PACE/OCI/L2/OC_AOP/{version}"
+    real_doi = f"10.5067/PACE/OCI/L2/OC_AOP/{version}"
     f32 = np.float32
     return {
-        "title": "OCI Level-2 Data AOP",
+        "title": simulated_title("OCI Level-2 Data AOP"),
         "product_name": file_name,
         "processing_version": version,
         "history": "spectm.twin.writers.pace.write_l2_aop: simulated granule in the l2gen L2 AOP layout",
@@ -95,7 +100,8 @@ def _root_attributes(file_name, version, times, lat, lon) -> dict:
         "id": f"{version}/L2/{file_name}",
         "date_created": _iso_ms(pd.Timestamp.now(tz="UTC").tz_localize(None)),
         "standard_name_vocabulary": "CF Standard Name Table v79",
-        "institution": "NASA Goddard Space Flight Center, Ocean Ecology Laboratory, Ocean Biology Processing Group",
+        "institution": simulated_institution(
+            "NASA Goddard Space Flight Center, Ocean Ecology Laboratory, Ocean Biology Processing Group"),
         "creator_name": "NASA/GSFC/OBPG",
         "creator_email": "data@oceancolor.gsfc.nasa.gov",
         "creator_url": "https://oceandata.sci.gsfc.nasa.gov",
@@ -105,7 +111,7 @@ def _root_attributes(file_name, version, times, lat, lon) -> dict:
         "publisher_email": "data@oceancolor.gsfc.nasa.gov",
         "geospatial_bounds_crs": "EPSG:4326",
         "identifier_product_doi_authority": "https://dx.doi.org",
-        "identifier_product_doi": doi,
+        "identifier_product_doi": f"none: {SIMULATED_BY} (the real product's DOI is {real_doi})",
         "processing_level": "L2",
         "cdm_data_type": "swath",
         "spatialResolution": "1000 m",
