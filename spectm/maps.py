@@ -13,7 +13,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import cartopy
 import cartopy.crs as ccrs
 import cartopy.feature as cfeature
 import cartopy.io.shapereader as shapereader

@@ -19,7 +19,6 @@ import asyncio
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
 import sys
