@@ -1,4 +1,4 @@
-"""``python -m benchmarks {train,data,grid} [options]``: one entry point for every benchmark module."""
+"""``python -m benchmarks {train,data,grid,profile} [options]``: one entry point for every benchmark module."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ BENCHMARKS = {
     "train": "benchmarks.bench_train",
     "data": "benchmarks.bench_data",
     "grid": "benchmarks.bench_grid",
+    "profile": "benchmarks.bench_profile",
 }
 
 

@@ -3,8 +3,9 @@
 ``python -m benchmarks train [--device cpu|cuda] [--quick]`` prints and writes a JSON with samples per second
 of the paper-shaped models, their ratio, the peak memory of one step, the fraction of this machine's measured
 bf16 GEMM peak reached by 6 x parameters x tokens per second, and the ``quick``-profile model against the
-frozen pre-fast-path copy (:mod:`benchmarks.reference_spectm`). Targets (>= 3x the reference, >= 2x the
-earlier quick step) are reported, never asserted: speed depends on the machine.
+frozen pre-fast-path copy (:mod:`benchmarks.reference_spectm`), and K quick runs trained together
+(:mod:`spectm.multirun`) against the same runs one after another (run-steps per hour). Targets (>= 3x the
+reference, >= 2x the earlier quick step) are reported, never asserted: speed depends on the machine.
 """
 
 from __future__ import annotations
@@ -169,7 +170,8 @@ def _memory_probe(which: str, batch_size: int) -> None:
 
 
 def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None, steps: int | None = None,
-        peak_flops: float = H100_BF16_PEAK, memory: bool = True, small: bool = True) -> dict:
+        peak_flops: float = H100_BF16_PEAK, memory: bool = True, small: bool = True,
+        multirun: bool = True) -> dict:
     device = torch.device(device)
     batch_size = batch_size or (64 if quick else 256)
     if steps is None:
@@ -203,6 +205,8 @@ def run(device: str = "cpu", quick: bool = False, batch_size: int | None = None,
                                   "for tokens SpecTM drops from its encoder: an upper bound of its work")
     if small:
         results["quick_shape"] = quick_shape(pixels, batch, mask, device, warmup, steps)
+    if multirun:
+        results["multirun"] = runs_per_hour(pixels, batch_size, steps, device)
     return results
 
 
@@ -225,6 +229,53 @@ def quick_shape(pixels, batch, mask, device, warmup: int, steps: int) -> dict:
             "speedup_vs_before": models["spectm"]["samples_per_s"] / models["spectm_before"]["samples_per_s"]}
 
 
+#: The fair test's arms (targeted against random masking) x seeds: the runs :mod:`spectm.multirun` groups.
+MULTIRUN_CONFIGS = tuple({"profile": "quick", "masking": masking, "seed": seed}
+                         for seed in (0, 1) for masking in ("targeted", "random"))
+
+
+def runs_per_hour(pixels, batch_size: int, steps: int, device: torch.device, configs=MULTIRUN_CONFIGS) -> dict:
+    """K quick-profile runs trained together (:class:`spectm.multirun.RunGroup`) against the same K runs
+    one after another (``train_step`` per run), each run on its own batch and mask, steps interleaved.
+    Reported as run-steps per hour (a run of S steps: divide by S) and their ratio."""
+    from spectm.multirun import RunGroup, stacked_batch
+    from spectm.train import build_model
+
+    configs = [{**config, "device": device.type} for config in configs]
+    group = RunGroup(configs, pixels)
+    rows = [torch.arange(batch_size)] * len(configs)
+    stacked, masks = stacked_batch(group, pixels, rows), group.masks(batch_size, 0)
+    singles = []
+    for config in group.configs:
+        torch.manual_seed(config["seed"])
+        model, _ = build_model(config, pixels)
+        singles.append((model, make_optimizer(model, config), config))
+    one_batch = {k: v[0] for k, v in stacked.items()}
+
+    def one_after_another():
+        for (model, optimizer, config), mask in zip(singles, masks):
+            train_step(model, optimizer, one_batch, mask, group.wavelengths, config, 1e-3, group.dtype)
+
+    def together():
+        group.step(stacked, masks, 1e-3)
+
+    times = {"one_after_another": [], "together": []}
+    for i in range(steps + 1):  # the first round warms up
+        for name, step in (("one_after_another", one_after_another), ("together", together)):
+            sync(device)
+            start = time.perf_counter()
+            step()
+            sync(device)
+            if i:
+                times[name].append(time.perf_counter() - start)
+    k = len(configs)
+    result = {name: {"run_steps_per_hour": 3600 * k / min(t), "seconds_per_round": min(t), "all": t}
+              for name, t in times.items()}
+    return {"runs": k, "configs": configs, "batch_size": batch_size, **result,
+            "speedup_together": result["together"]["run_steps_per_hour"]
+            / result["one_after_another"]["run_steps_per_hour"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks train", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -234,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-flops", type=float, default=H100_BF16_PEAK, help="device bf16 peak, FLOP/s")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-quick-shape", action="store_true", help="skip the quick-profile comparison")
+    parser.add_argument("--no-multirun", action="store_true", help="skip the runs-per-hour comparison")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (on a shared machine 1 keeps a descheduled thread from "
                              "stalling every GEMM; default: torch's)")
@@ -247,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         _memory_probe(args.memory_probe, args.batch_size)
         return 0
     results = run(args.device, args.quick, args.batch_size, args.steps, args.peak_flops, not args.no_memory,
-                  not args.no_quick_shape)
+                  not args.no_quick_shape, not args.no_multirun)
     text = json.dumps(results, indent=2)
     print(text)
     out = Path(args.out or Path(__file__).parent / "results" / f"train_{args.device.replace(':', '')}.json")

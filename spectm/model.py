@@ -292,7 +292,15 @@ def token_layout(mask: torch.Tensor, encoder_sees_mask_tokens: bool) -> TokenLay
         return TokenLayout()
     if (shared := shared_band_order(mask)) is not None:
         return TokenLayout(order=shared[0], n_kept=shared[1])
-    keep_ids = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)[:, : int((~mask).sum(1).max())]
+    return padded_layout(mask)
+
+
+def padded_layout(mask: torch.Tensor, length: int | None = None) -> TokenLayout:
+    """The per-row (``keep_ids``, ``key_valid``) layout of a (N, B) mask, padded to ``length`` tokens
+    (default: the longest row). A longer padding only adds keys no token attends to, so runs trained
+    together (:mod:`spectm.multirun`) can share one length."""
+    length = int((~mask).sum(1).max()) if length is None else length
+    keep_ids = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)[:, :length]
     key_valid = ~mask.gather(1, keep_ids)
     key_valid[:, 0] |= ~key_valid.any(1)  # a fully masked row still needs one key to attend to
     return TokenLayout(keep_ids=keep_ids, key_valid=key_valid)
@@ -362,9 +370,10 @@ class SpecTM(nn.Module):
             wavelengths = wavelengths.expand_as(x)
         return x, wavelengths, observed
 
-    def forward(self, values, wavelengths, mask, observed=None) -> dict:
+    def forward(self, values, wavelengths, mask, observed=None, layout: TokenLayout | None = None) -> dict:
         """``values`` (N, B) in physical units (NaN = missing); ``wavelengths`` (B,) or (N, B) nm; ``mask``
-        (N, B) bool, True = masked; ``observed`` optional (N, B) bool.
+        (N, B) bool, True = masked; ``observed`` optional (N, B) bool; ``layout`` the :func:`token_layout` of
+        ``mask & observed``, when the caller computed it already (under ``vmap``, which cannot sync the host).
 
         Returns ``reconstruction`` and ``future`` (N, B) in physical units, ``indices`` (N, n_indices),
         ``embedding`` (N, D) pooled over visible observed bands, and ``mask``/``observed``/``band_scale`` for
@@ -372,7 +381,8 @@ class SpecTM(nn.Module):
         """
         x, wavelengths, observed = self._inputs(values, wavelengths, observed)
         mask = mask.bool() & observed  # a missing band is a no-observation token, masked or not
-        layout = token_layout(mask, self.config.encoder_sees_mask_tokens)
+        if layout is None:
+            layout = token_layout(mask, self.config.encoder_sees_mask_tokens)
         encoded, embedding = self.forward_encoder(x, wavelengths, mask, observed, layout)
         recon, future = self.forward_decoder(encoded, wavelengths, layout)
         return {

@@ -125,3 +125,20 @@ def test_bf16_autocast_fast_model_stays_within_bf16_rounding_of_the_frozen_model
     torch.testing.assert_close(loss_b, loss_a, atol=0, rtol=1e-3)
     for grad_a, grad_b in zip(grads_a, grads_b):
         assert (grad_b - grad_a).abs().max() <= 0.05 * grad_a.abs().max()
+
+
+@pytest.mark.parametrize("family", ["targeted", "random"])
+def test_a_longer_padded_layout_computes_the_same_model(family):
+    """Runs trained together share one padded layout (spectm.multirun): extra padding only adds keys that
+    no token attends to, so outputs and loss equal the model's own layout to float rounding."""
+    _, new = twin_models()
+    batch = make_batch()
+    values = batch["values"]
+    mask = make_mask(family, WL, 12, torch.Generator().manual_seed(3)) & torch.isfinite(values)
+    own = new(values, WL, mask)
+    longest = int((~mask).sum(1).max())
+    padded = new(values, WL, mask, layout=fast.padded_layout(mask, longest + 7))
+    assert fast.padded_layout(mask, longest + 7).keep_ids.shape == (12, longest + 7)
+    for name in OUTPUTS:
+        torch.testing.assert_close(padded[name], own[name], atol=1e-5, rtol=1e-4, msg=name)
+    torch.testing.assert_close(fast.spectm_loss(padded, batch)[0], fast.spectm_loss(own, batch)[0])
