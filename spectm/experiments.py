@@ -154,13 +154,10 @@ def lake_erie_data(profile: str, seed: int = 0, year: int = 2024, source: str = 
                              seed=seed, year=year, water=water, progress=False)
         granules, sample_files, weather_files = twin.paths("pace"), twin.paths("glerl"), twin.paths("gridmet")
     elif source == "real":
-        twin, real = None, paths.real_dir()
-        granules = sorted((real / "pace").glob("PACE_OCI.*.L2.OC_AOP.*.nc"))
-        sample_files = sorted((real / "glerl").glob("*.csv"))
-        weather_files = sorted((real / "gridmet").glob(f"*_{year}.nc"))
-        if not granules or not sample_files or not weather_files:
-            raise FileNotFoundError(f"no real data under {real}: run `spectm fetch pace|glerl|gridmet --year {year}` "
-                                    "first (PACE needs Earthdata credentials)")
+        from spectm.data.layout import require_season
+
+        season = require_season(year)  # this season's files only, as `spectm fetch` lays them out
+        twin, granules, sample_files, weather_files = None, season.pace, season.glerl, season.gridmet
     else:
         raise ValueError(f"source must be 'twin' or 'real', got {source!r}")
     table = pixels.build_pixel_table(granules, WESTERN_LAKE_ERIE_BBOX, cache_dir=paths.data_dir() / "cache",
