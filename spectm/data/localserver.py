@@ -137,7 +137,8 @@ def measure_streaming(granules, bbox, out_dir) -> list[dict]:
     """Stream the ``bbox`` window of each local granule through a :class:`RangeServer`; one row per granule.
 
     Rows: file bytes, bytes sent, the compressed bytes of the chunks the window intersects, the requests,
-    and the seconds from the first request to the subset on disk. Granules outside ``bbox`` get no row.
+    the seconds from the first request to the subset on disk and the subset's size. Granules outside
+    ``bbox`` get no row.
     """
     import fsspec
 
@@ -154,5 +155,6 @@ def measure_streaming(granules, bbox, out_dir) -> list[dict]:
                 continue
             rows.append({"granule": path.name, "file_bytes": path.stat().st_size, "sent_bytes": server.bytes_served,
                          "needed_bytes": intersecting_chunk_bytes(path, *_window(result)),
-                         "requests": server.httpd.requests, "seconds": seconds})
+                         "requests": server.httpd.requests, "seconds": seconds,
+                         "subset_bytes": result.path.stat().st_size})
     return rows
