@@ -21,7 +21,7 @@ from spectm.bands import oci_rrs_centers
 from spectm.data import stream
 from spectm.data.access import DataAccessError
 from spectm.data.errors import DataFormatError
-from spectm.data.localserver import RangeServer, intersecting_chunk_bytes
+from spectm.data.localserver import RangeServer, intersecting_chunk_bytes, measure_streaming
 from spectm.data.pace import flag_bits, open_l2_aop, write_l2_aop
 
 BBOX = (-83.5, 41.3, -82.45, 42.2)
@@ -118,6 +118,17 @@ def test_streamed_window_equals_whole_file_read_and_costs_only_its_chunks(served
     assert result.bytes_fetched == served_bytes
     assert served_bytes <= 2 * needed
     assert served_bytes < 0.6 * size
+
+
+@pytest.mark.slow
+def test_full_width_swath_sends_at_most_twice_its_chunks_and_a_fraction_of_the_file(tmp_path):
+    """1272 pixels across, as OCI writes them: the window's chunks plus the HDF5 index of every chunk travel."""
+    path = write_granule(tmp_path / "whole", "3.2", lines=96, pixels=1272, center=(48, 636))
+    [row] = measure_streaming([path], BBOX, tmp_path / "subset")
+    print(f"full width: sent {row['sent_bytes']:,} B for chunks of {row['needed_bytes']:,} B; file {row['file_bytes']:,} B")
+    assert row["sent_bytes"] <= 2 * row["needed_bytes"]
+    assert row["sent_bytes"] < 0.4 * row["file_bytes"]
+    assert row["subset_bytes"] < row["sent_bytes"]
 
 
 def test_granule_outside_bbox_writes_nothing_and_says_so(served, tmp_path):
