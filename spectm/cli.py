@@ -60,7 +60,6 @@ def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
     from spectm.maps import WESTERN_LAKE_ERIE_BBOX
 
     start, end = access.pace_season(args.year)  # refuses a year outside the mission at once
-    session = None if args.whole_granules else access.earthdata_session()  # no credentials: one sentence, at once
     found = access.search_pace_granules(start, end, WESTERN_LAKE_ERIE_BBOX, version=args.version)
     print(f"{len(found)} PACE OCI L2 AOP granules (V{args.version}) over western Lake Erie in {args.year}")
     found = found[: args.limit] if args.limit else found
@@ -69,7 +68,7 @@ def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
     else:
         from spectm.data import stream
 
-        results = stream.subset_granules(found, WESTERN_LAKE_ERIE_BBOX, folder, session=session)
+        results = stream.subset_granules(found, WESTERN_LAKE_ERIE_BBOX, folder, session=access.earthdata_session())
         fetched = sum(r.bytes_fetched or 0 for r in results)
         print(f"streamed the western Lake Erie window of {len(results)} granules: {fetched / 1e6:,.1f} MB fetched")
         kept = [r.path for r in results if r.path is not None]

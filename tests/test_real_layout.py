@@ -81,17 +81,13 @@ def test_fetch_if_missing_touches_no_network_when_the_season_is_on_disk(fetched,
     assert "nothing fetched" in capsys.readouterr().out
 
 
-def test_fetch_pace_if_missing_without_credentials_is_one_sentence_at_once(tmp_path, capsys, monkeypatch):
-    import earthaccess
-
-    for name in ("EARTHDATA_USERNAME", "EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "NETRC"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(earthaccess, "_auth", earthaccess.Auth())
-    monkeypatch.setattr(access, "search_pace_granules", lambda *a, **k: pytest.fail("searched without credentials"))
-    assert cli.main(["fetch", "pace", "--year", "2024", "--if-missing", "--out", str(tmp_path)]) == 2
+@pytest.mark.parametrize("source", layout.FETCH_SOURCES)
+def test_fetch_if_missing_offline_is_one_sentence_at_once(source, tmp_path, capsys):
+    """Nothing on disk and no network (conftest): exit 2 and one sentence, from the first request."""
+    assert cli.main(["fetch", source, "--year", "2024", "--if-missing", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "No Earthdata credentials" in err and len(err.splitlines()) == 1
+    assert err.startswith("Cannot reach") and len(err.splitlines()) == 1
+    assert not layout.pace_record_path(2024, tmp_path).exists()
 
 
 def test_real_source_reads_the_season_asked_for(fetched, monkeypatch):
