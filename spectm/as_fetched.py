@@ -22,8 +22,6 @@ from spectm.maps import WESTERN_LAKE_ERIE_BBOX
 
 #: Seasons the fair test uses, each with the L2 AOP layout its granules are written in (both layouts read).
 SEASON_LAYOUTS = {2024: "3.1", 2025: "3.2"}
-#: Written into ``pace/`` beside the subsets: a chapter that finds it knows its "real" files are the twin's.
-TWIN_MARKER = "TWIN_WRITTEN.txt"
 
 
 def _twin(size: str, seed: int, year: int, version: str):
@@ -64,13 +62,15 @@ def lay_out_as_fetched(root, size: str = "quick", seed: int = 0, seasons=SEASON_
         for weather_file in twin.paths("gridmet"):
             _copy(weather_file, root / "gridmet" / weather_file.name)
         out[int(year)] = layout.season_files(int(year), root)
-    (root / "pace" / TWIN_MARKER).write_text("These files were written by the spectm twin: simulated, not Lake Erie data.\n")
+    marker = "These files were written by the spectm twin: simulated, not Lake Erie data.\n"
+    (root / "pace" / layout.TWIN_MARKER).write_text(marker)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spectm twin --as-fetched", description=__doc__.splitlines()[0])
-    parser.add_argument("--as-fetched", dest="root", required=True, type=Path, help="folder to fill (e.g. data/real)")
+    parser.add_argument("--as-fetched", dest="root", required=True, type=Path,
+                        help="folder to fill (e.g. data/real)")
     parser.add_argument("--size", default="quick", help="twin size (quick, season, tiny)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=int, default=1, help="keep every n-th overpass day")

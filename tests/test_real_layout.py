@@ -43,6 +43,7 @@ def test_as_fetched_folder_has_the_fetch_layout_and_both_granule_layouts(fetched
             assert nc.subset_source_name == files.pace[0].name
         for source in layout.FETCH_SOURCES:
             assert layout.missing(source, year, root) is None
+    assert layout.twin_written(root) and not layout.twin_written(root.parent / "elsewhere")
 
 
 def test_a_season_reads_only_its_own_files(fetched):
@@ -68,7 +69,8 @@ def test_missing_pieces_are_named(fetched, tmp_path):
 
 
 def test_no_season_on_disk_names_the_fetch_commands(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"no pace/glerl/gridmet files for 2024 .*spectm fetch pace --year 2024"):
+    expected = r"no pace/glerl/gridmet files for 2024 .*spectm fetch pace --year 2024"
+    with pytest.raises(FileNotFoundError, match=expected):
         layout.require_season(2024, tmp_path)
 
 
@@ -116,7 +118,8 @@ def test_make_book_real_fetches_first_and_writes_only_its_own_folders(tmp_path):
     fetch = planned.index("fetch $source --year $year --if-missing")
     executes = [m.start() for m in re.finditer(r"spectm\.book execute", planned)]
     assert executes and fetch < executes[0]
-    targets = re.findall(r"spectm\.book execute book/notebooks/\w+\.md (\S+) --profile paper --source real", planned)
+    execute = r"spectm\.book execute book/notebooks/\w+\.md (\S+) --profile paper --source real"
+    targets = re.findall(execute, planned)
     assert len(targets) == 9 and all(t.startswith("executed-real/") for t in targets)
     assert "verdicts executed-real/verdicts.md --profile paper --source real" in planned
     assert "jupyter-book build _build/real" in planned and "cp -r executed-real _build/real/executed" in planned

@@ -19,6 +19,8 @@ from pathlib import Path
 from spectm import paths
 from spectm.data.weather import REQUIRED_VARIABLES
 
+#: ``spectm twin --as-fetched`` leaves this file in ``pace/``: the folder's files are simulated, not Lake Erie's.
+TWIN_MARKER = "TWIN_WRITTEN.txt"
 _GRANULE_NAME = re.compile(r"^PACE_OCI\.(?P<year>\d{4})\d{4}T\d{6}\.L2\.OC_AOP\.V\d+_\d+(\.NRT)?\.nc$")
 FETCH_SOURCES = ("pace", "glerl", "gridmet")
 
@@ -84,7 +86,8 @@ def _pace_missing(year: int, real: Path) -> str | None:
         return f"the PACE fetch record {record} is damaged ({type(error).__name__})"
     gone = [name for name in names if not (real / "pace" / name).is_file()]
     if gone:
-        return f"{len(gone)} of the {len(names)} PACE granules of {year} listed in {record} are gone (e.g. {gone[0]})"
+        return (f"{len(gone)} of the {len(names)} PACE granules of {year} listed in {record} are gone "
+                f"(e.g. {gone[0]})")
     return None
 
 
@@ -112,3 +115,8 @@ def require_season(year: int, root=None) -> SeasonFiles:
         raise FileNotFoundError(f"no {'/'.join(empty)} files for {year} under {real}: run `{commands}` first "
                                 "(PACE needs Earthdata credentials), or `make fetch SOURCE=real`")
     return files
+
+
+def twin_written(root=None) -> bool:
+    """True when the folder was filled by ``spectm twin --as-fetched`` (simulated files in the fetch layout)."""
+    return (_root(root) / "pace" / TWIN_MARKER).is_file()

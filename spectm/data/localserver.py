@@ -153,7 +153,8 @@ def measure_streaming(granules, bbox, out_dir) -> list[dict]:
             seconds = time.perf_counter() - started
             if result.path is None:
                 continue
-            rows.append({"granule": path.name, "file_bytes": path.stat().st_size, "sent_bytes": server.bytes_served,
+            rows.append({"granule": path.name, "file_bytes": path.stat().st_size,
+                         "sent_bytes": server.bytes_served,
                          "needed_bytes": intersecting_chunk_bytes(path, *_window(result)),
                          "requests": server.httpd.requests, "seconds": seconds,
                          "subset_bytes": result.path.stat().st_size})
