@@ -12,12 +12,18 @@ STAMP   := $(VENV)/.spectm-installed
 TORCH   ?= torch==2.13.0
 
 SOURCES   := $(sort $(wildcard book/notebooks/*.md))
-EXECUTED  := $(patsubst book/notebooks/%.md,executed/%.ipynb,$(SOURCES))
+# Each data source has its own executed notebooks and HTML, so a real build never overwrites the twin's:
+# twin -> executed/ and _build/html; real -> executed-real/ and _build/real/_build/html.
+OUTDIR    := $(if $(filter twin,$(SOURCE)),executed,executed-$(SOURCE))
+EXECUTED  := $(patsubst book/notebooks/%.md,$(OUTDIR)/%.ipynb,$(SOURCES))
 PACKAGE   := $(shell find spectm -name '*.py' -o -name '*.csv' -o -name '*.json' -o -name '*.shp' -o -name '*.dbf' 2>/dev/null)
 BOOKFILES := _config.yml _toc.yml $(wildcard book/*.md book/*.bib)
-HTML      := _build/html/index.html
+STAGE     := _build/$(SOURCE)
+HTML      := $(if $(filter twin,$(SOURCE)),_build/html/index.html,$(STAGE)/_build/html/index.html)
+# Seasons the real path fetches: every chapter reads 2024, the fair test leaves each of these out in turn.
+REAL_YEARS ?= 2024 2025
 
-.PHONY: help install test book notebooks html check-site benchmarks clean clean-book FORCE
+.PHONY: help install test book notebooks fetch fetch-twin fetch-real html check-site benchmarks clean clean-book FORCE
 
 ## help        : this list
 help:
@@ -36,51 +42,72 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest
 
-## book        : execute every notebook (PROFILE=quick|paper, SOURCE=twin|real) and build the HTML in _build/html
+## book        : execute every notebook (PROFILE=quick|paper, SOURCE=twin|real) and build the HTML;
+##               twin: executed/ and _build/html; real: fetches what is missing, then executed-real/ and
+##               _build/real/_build/html (the twin build is left alone)
 book: $(HTML)
 
 ## check-site  : open every page of the built book in headless Chromium with the network off: math renders,
 ##               no script errors, nothing scrolls sideways at 1400 px, every figure numbered, captioned, with alt text
 check-site: $(HTML)
-	$(PY) -m spectm.site_check _build/html
+	$(PY) -m spectm.site_check $(dir $(HTML))
 
-## notebooks   : only execute the notebooks into executed/
+## notebooks   : only execute the notebooks (into executed/, or executed-$(SOURCE)/)
 notebooks: $(EXECUTED)
 
+## fetch       : SOURCE=real: download what data/real lacks for REAL_YEARS (PACE needs Earthdata
+##               credentials); with everything on disk it touches no network
+fetch: fetch-$(SOURCE)
+
+fetch-twin:
+
+fetch-real: $(STAMP)
+	@for year in $(REAL_YEARS); do for source in pace glerl gridmet; do \
+	  $(PY) -m spectm.cli fetch $$source --year $$year --if-missing || exit 1; done; done
+
 # Profile and source are part of every executed notebook's inputs: switching either re-executes them all.
-executed/.profile: FORCE
-	@mkdir -p executed
+$(OUTDIR)/.profile: FORCE
+	@mkdir -p $(OUTDIR)
 	@echo '$(PROFILE) $(SOURCE)' | cmp -s - $@ || echo '$(PROFILE) $(SOURCE)' > $@
 
-# SOURCE=real passes `source` to papermill beside `profile` (data fetched by `spectm fetch`).
-executed/%.ipynb: book/notebooks/%.md $(PACKAGE) $(STAMP) executed/.profile
+# SOURCE=real passes `source` to papermill beside `profile`; fetching runs first (order only: a fetch that
+# finds everything on disk re-executes nothing).
+$(OUTDIR)/%.ipynb: book/notebooks/%.md $(PACKAGE) $(STAMP) $(OUTDIR)/.profile | fetch-$(SOURCE)
 	$(PY) -m spectm.book execute $< $@ --profile $(PROFILE) $(if $(filter-out twin,$(SOURCE)),--source $(SOURCE))
 
 # Chapters that read numbers saved by earlier ones run after them: the rules are generated from what each
 # chapter declares it produces and needs (spectm.results.CHAPTER_RESULTS); make rebuilds deps.mk first.
-executed/deps.mk: spectm/results.py $(STAMP)
-	@mkdir -p executed
-	$(PY) -m spectm.results makedeps > $@.part && mv $@.part $@
+$(OUTDIR)/deps.mk: spectm/results.py $(STAMP)
+	@mkdir -p $(OUTDIR)
+	$(PY) -m spectm.results makedeps --folder $(OUTDIR) > $@.part && mv $@.part $@
 
 ifneq ($(filter book notebooks $(HTML) $(EXECUTED),$(MAKECMDGOALS)),)
--include executed/deps.mk
+-include $(OUTDIR)/deps.mk
 endif
 
 # The landing page's verdict box, filled from the results of this build (so it cannot go stale).
-executed/verdicts.md: $(EXECUTED)
+$(OUTDIR)/verdicts.md: $(EXECUTED)
 	$(PY) -m spectm.results verdicts $@ --profile $(PROFILE) --source $(SOURCE)
 
 # The landing page's run-time table, from papermill's record in each executed notebook.
-executed/timings.md: $(EXECUTED)
+$(OUTDIR)/timings.md: $(EXECUTED)
 	$(PY) -m spectm.pages timings $@ $(EXECUTED)
 
 # The paper's headline claims, from spectm/paper.py (the one place its numbers are typed).
-executed/claims.md: spectm/paper.py spectm/pages.py $(STAMP)
-	@mkdir -p executed
+$(OUTDIR)/claims.md: spectm/paper.py spectm/pages.py $(STAMP)
+	@mkdir -p $(OUTDIR)
 	$(PY) -m spectm.pages claims $@
 
-$(HTML): $(EXECUTED) executed/verdicts.md executed/timings.md executed/claims.md $(BOOKFILES) $(STAMP)
+# twin: rendered in place. Another source: rendered from a staged copy of the book whose executed/ holds
+# that source's notebooks, so the landing page includes that source's verdicts, run times and claims.
+$(HTML): $(EXECUTED) $(OUTDIR)/verdicts.md $(OUTDIR)/timings.md $(OUTDIR)/claims.md $(BOOKFILES) $(STAMP)
+ifeq ($(SOURCE),twin)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+else
+	rm -rf $(STAGE) && mkdir -p $(STAGE)
+	cp -r _config.yml _toc.yml book $(STAGE)/ && cp -r $(OUTDIR) $(STAGE)/executed
+	$(VENV)/bin/jupyter-book build $(STAGE) -W -n --keep-going
+endif
 	@touch $@
 
 ## benchmarks  : run every speed and memory benchmark (ratios against reference runs; results in benchmarks/results)
@@ -89,9 +116,9 @@ benchmarks: $(STAMP)
 	$(PY) -m benchmarks data --size season
 	$(PY) -m benchmarks grid
 
-## clean-book  : remove executed notebooks and the HTML
+## clean-book  : remove executed notebooks (every source's) and the HTML
 clean-book:
-	rm -rf executed _build
+	rm -rf executed executed-* _build
 
 ## clean       : remove everything make produced, the venv included
 clean: clean-book

@@ -60,7 +60,8 @@ import json, sys, time
 from pathlib import Path
 import fsspec
 from spectm.data.stream import subset_granule
-from tests.test_stream import BBOX, RangeServer, intersecting_chunk_bytes, write_granule
+from spectm.data.localserver import RangeServer, intersecting_chunk_bytes
+from tests.test_stream import BBOX, write_granule
 folder, lines, pixels, layout = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 t = time.perf_counter()
 path = write_granule(folder / "whole" / layout, layout, lines, pixels, (int(lines * 0.6), pixels // 2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _bands(args: argparse.Namespace) -> int:
@@ -31,6 +32,9 @@ def _fetch(args: argparse.Namespace) -> int:
     from spectm.data import access
 
     out = paths.real_dir() if args.out is None else args.out
+    if args.if_missing and (on_disk := _already_fetched(args, out)):
+        print(on_disk)
+        return 0
     try:
         files = _FETCHERS[args.source](args, f"{out}/{args.source}")
     except access.DataAccessError as error:  # unreachable, cut short, not the file, or no data that year
@@ -40,8 +44,19 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _already_fetched(args: argparse.Namespace, out) -> str | None:
+    """With ``--if-missing``: a line saying the season is on disk (nothing is fetched), else None."""
+    from spectm.data import access, layout
+
+    try:
+        lacking = layout.missing(args.source, args.year, out)
+    except access.UnavailableYear:
+        return None  # the fetch itself refuses the year, in its own sentence
+    return None if lacking else f"{args.source} {args.year}: on disk under {out}/{args.source}, nothing fetched"
+
+
 def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
-    from spectm.data import access
+    from spectm.data import access, layout
     from spectm.data.region import WESTERN_LAKE_ERIE_BBOX
 
     start, end = access.pace_season(args.year)  # refuses a year outside the mission at once
@@ -49,13 +64,17 @@ def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
     print(f"{len(found)} PACE OCI L2 AOP granules (V{args.version}) over western Lake Erie in {args.year}")
     found = found[: args.limit] if args.limit else found
     if args.whole_granules:
-        return access.download_granules(found, folder)
-    from spectm.data import stream
+        kept = access.download_granules(found, folder)
+    else:
+        from spectm.data import stream
 
-    results = stream.subset_granules(found, WESTERN_LAKE_ERIE_BBOX, folder, session=access.earthdata_session())
-    fetched = sum(r.bytes_fetched or 0 for r in results)
-    print(f"streamed the western Lake Erie window of {len(results)} granules: {fetched / 1e6:,.1f} MB fetched")
-    return [r.path for r in results if r.path is not None]
+        results = stream.subset_granules(found, WESTERN_LAKE_ERIE_BBOX, folder, session=access.earthdata_session())
+        fetched = sum(r.bytes_fetched or 0 for r in results)
+        print(f"streamed the western Lake Erie window of {len(results)} granules: {fetched / 1e6:,.1f} MB fetched")
+        kept = [r.path for r in results if r.path is not None]
+    if not args.limit:  # the whole search is on disk: `--if-missing` (make book SOURCE=real) needs no network
+        layout.write_pace_record(args.year, kept, Path(folder).parent, args.version)
+    return kept
 
 
 def _fetch_glerl(args: argparse.Namespace, folder: str) -> list:
@@ -96,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # Subcommands that own their argument parsers get the rest of the line unchanged.
     delegated = {"twin": _twin, "pretrain": _pretrain}
+    if argv[:1] == ["twin"] and any(a.split("=")[0] == "--as-fetched" for a in argv):
+        from spectm.as_fetched import main as as_fetched_main
+
+        return as_fetched_main(argv[1:])
     if argv and argv[0] in delegated:
         return delegated[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(prog="spectm", description="SpecTM reproduced: tools behind the book")
@@ -115,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="PACE: download whole granules instead of streaming only the Lake Erie window")
     fetch.add_argument("--limit", type=int, default=0, help="download at most this many granules (0: all)")
     fetch.add_argument("--out", default=None, help="cache folder (default: data/real)")
+    fetch.add_argument("--if-missing", action="store_true",
+                       help="fetch only if the season is not on disk already (then no network is touched)")
     fetch.set_defaults(run=_fetch)
 
     book = commands.add_parser("book", help="execute one MyST notebook with papermill under a profile")

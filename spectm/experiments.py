@@ -149,14 +149,10 @@ def source_files(profile: str, seed: int = 0, year: int = 2024, source: str = "t
     if water != "lake_erie":
         raise ValueError(f"real data exist only for Lake Erie; water={water!r} is a twin water body "
                          "(use source='twin')")
-    real = paths.real_dir()
-    files = {"twin": None, "pace": sorted((real / "pace").glob("PACE_OCI.*.L2.OC_AOP.*.nc")),
-             "glerl": sorted((real / "glerl").glob("*.csv")),
-             "gridmet": sorted((real / "gridmet").glob(f"*_{year}.nc"))}
-    if not all(files[kind] for kind in ("pace", "glerl", "gridmet")):
-        raise FileNotFoundError(f"no real data under {real}: run `spectm fetch pace|glerl|gridmet --year {year}` "
-                                "first (PACE needs Earthdata credentials)")
-    return files
+    from spectm.data.layout import require_season
+
+    season = require_season(year)  # this season's files only, as `spectm fetch` lays them out
+    return {"twin": None, "pace": season.pace, "glerl": season.glerl, "gridmet": season.gridmet}
 
 
 def open_sources(files: dict) -> dict:

@@ -7,7 +7,7 @@ numbers while running on real data. :data:`CHAPTER_RESULTS` declares what each c
 needs; the Makefile's ordering of chapters is generated from it (``python -m spectm.results makedeps``)
 and a test checks that the chapters' source says no more and no less than the table.
 
-Usage: ``python -m spectm.results makedeps > executed/deps.mk``.
+Usage: ``python -m spectm.results makedeps [--folder executed-real] > executed/deps.mk``.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ class ResultStore:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spectm.results", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("makedeps", help="print the make rules that order the chapters")
+    deps = commands.add_parser("makedeps", help="print the make rules that order the chapters")
+    deps.add_argument("--folder", default="executed", help="the executed notebooks' folder (one per source)")
     commands.add_parser("order", help="print the chapters in an order that satisfies their needs")
     verdicts = commands.add_parser("verdicts", help="write the verdict table (markdown) for the landing page")
     verdicts.add_argument("out", type=Path)
@@ -155,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         text = verdicts_markdown(ResultStore(args.profile, args.seed, args.source))
         atomic_write_text(args.out, text)
         return 0
-    sys.stdout.write(makedeps() if args.command == "makedeps" else "\n".join(chapter_order()) + "\n")
+    if args.command == "makedeps":
+        sys.stdout.write(makedeps(folder=args.folder))
+    else:
+        sys.stdout.write("\n".join(chapter_order()) + "\n")
     return 0
 
 

@@ -8,14 +8,9 @@ window still crosses chunk boundaries on every axis, and the bytes bound below i
 
 from __future__ import annotations
 
-import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote
 
 import fsspec
-import h5py
 import netCDF4
 import numpy as np
 import pandas as pd
@@ -26,6 +21,7 @@ from spectm.bands import oci_rrs_centers
 from spectm.data import stream
 from spectm.data.access import DataAccessError
 from spectm.data.errors import DataFormatError
+from spectm.data.localserver import RangeServer, intersecting_chunk_bytes, measure_streaming
 from spectm.data.pace import flag_bits, open_l2_aop
 from spectm.twin.writers.pace import write_l2_aop
 
@@ -67,117 +63,6 @@ def write_granule(folder, layout, lines=LINES, pixels=PIXELS, center=(230, 256),
     Path(folder).mkdir(parents=True, exist_ok=True)
     unc = np.abs(rrs) * 0.05 + 1e-4
     return write_l2_aop(folder, rrs, lat, lon, flags, start, layout=layout, rrs_unc=unc)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def do_HEAD(self):
-        self._answer(body=False)
-
-    def do_GET(self):
-        server = self.server
-        with server.lock:
-            server.gets += 1
-            hang_up = server.fail_after is not None and server.gets > server.fail_after
-        if hang_up:  # the connection drops: no status line at all
-            self.close_connection = True
-            return
-        self._answer(body=True)
-
-    def _answer(self, body: bool) -> None:
-        server = self.server
-        server.authorizations.add(self.headers.get("Authorization"))
-        path = Path(server.root) / unquote(self.path.lstrip("/"))
-        if not path.is_file() or server.refuse:
-            self.send_response(server.refuse or 404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        size = path.stat().st_size
-        start, stop = 0, size
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-        if match and server.ranges:
-            start = int(match[1])
-            stop = min(size, int(match[2]) + 1 if match[2] else size)
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
-        else:
-            self.send_response(200)
-        with open(path, "rb") as source:
-            source.seek(start)
-            data = source.read(stop - start)
-        self.send_header("Accept-Ranges", "bytes" if server.ranges else "none")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self._send(data)
-
-    def _send(self, data: bytes) -> None:
-        sent = 0
-        try:
-            for offset in range(0, len(data), 65536):
-                self.wfile.write(data[offset : offset + 65536])
-                sent += min(65536, len(data) - offset)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        with self.server.lock:
-            self.server.bytes_served += sent
-            self.server.requests += 1
-
-
-class RangeServer:
-    """A ThreadingHTTPServer on 127.0.0.1 (port 0) serving a folder, counting bytes and GET requests."""
-
-    def __init__(self, root, ranges=True, refuse=None):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.root, self.httpd.ranges, self.httpd.lock = Path(root), ranges, threading.Lock()
-        self.httpd.refuse = refuse  # an HTTP status to answer every request with (401, 403)
-        self.httpd.fail_after, self.httpd.gets = None, 0  # hang up on every GET after this many
-        self.httpd.authorizations = set()
-        self.httpd.bytes_served = self.httpd.requests = 0
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-
-    @property
-    def bytes_served(self) -> int:
-        return self.httpd.bytes_served
-
-    def reset(self) -> None:
-        self.httpd.bytes_served = self.httpd.requests = 0
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def intersecting_chunk_bytes(path, rows: slice, cols: slice) -> int:
-    """Compressed bytes of every chunk a bbox read must touch: Rrs, Rrs_unc, l2_flags, lat, lon and
-    line attributes, each chunk counted when its extent meets the (rows, cols) window."""
-    total = 0
-    with h5py.File(path, "r") as h5:
-        names = ["geophysical_data/Rrs", "geophysical_data/Rrs_unc", "geophysical_data/l2_flags",
-                 "navigation_data/latitude", "navigation_data/longitude"]  # fmt: skip
-        names += [f"scan_line_attributes/{n}" for n in h5["scan_line_attributes"]]
-        for name in names:
-            dset = h5[name]
-            window = (rows, cols)[: dset.ndim]
-            for i in range(dset.id.get_num_chunks()):
-                info = dset.id.get_chunk_info(i)
-                meets = all(
-                    o < w.stop and o + c > w.start for o, c, w in zip(info.chunk_offset, dset.chunks, window)
-                )
-                total += info.size if meets else 0
-    return total
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +119,17 @@ def test_streamed_window_equals_whole_file_read_and_costs_only_its_chunks(served
     assert result.bytes_fetched == served_bytes
     assert served_bytes <= 2 * needed
     assert served_bytes < 0.6 * size
+
+
+@pytest.mark.slow
+def test_full_width_swath_sends_at_most_twice_its_chunks_and_a_fraction_of_the_file(tmp_path):
+    """1272 pixels across, as OCI writes them: the window's chunks plus the HDF5 index of every chunk travel."""
+    path = write_granule(tmp_path / "whole", "3.2", lines=96, pixels=1272, center=(48, 636))
+    [row] = measure_streaming([path], BBOX, tmp_path / "subset")
+    print(f"full width: sent {row['sent_bytes']:,} B for chunks of {row['needed_bytes']:,} B; file {row['file_bytes']:,} B")
+    assert row["sent_bytes"] <= 2 * row["needed_bytes"]
+    assert row["sent_bytes"] < 0.4 * row["file_bytes"]
+    assert row["subset_bytes"] < row["sent_bytes"]
 
 
 def test_granule_outside_bbox_writes_nothing_and_says_so(served, tmp_path):
