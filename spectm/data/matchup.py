@@ -161,6 +161,46 @@ def _pixel_columns(pixels: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return lat, lon, local_day(pixels["time"].values)
 
 
+def _check_sample_columns(samples: pd.DataFrame, label: str) -> None:
+    """Matching needs the read_glerl_csv columns; a table without them is refused by name."""
+    for column in ("depth_category", "latitude", "longitude", "time", "date", label):
+        if column not in samples.columns:
+            raise ValueError(f"samples lack the column {column!r} (expected the read_glerl_csv table)")
+
+
+def _surface_samples(samples: pd.DataFrame) -> pd.DataFrame:
+    """Surface samples with a position and a time: the only ones a satellite pixel can stand for."""
+    return samples[(samples["depth_category"] == "Surface") & samples[["latitude", "longitude"]].notna().all(axis=1)
+                   & samples["time"].notna()]  # fmt: skip
+
+
+def _pair_table(chosen: pd.DataFrame, pixels: xr.Dataset, matches: Matches, final: np.ndarray, label: str) -> xr.Dataset:
+    """The matched samples with their pixel's spectrum, the sample's columns and where the pixel lies."""
+    index = matches.pixel[final]
+    picked = pixels.isel(pixel=xr.DataArray(index, dims="sample"))
+    table = xr.Dataset(
+        {"Rrs": picked["Rrs"].load().variable, label: ("sample", chosen[label].to_numpy(np.float64), {"units": "ug L-1"})},
+        coords={"wavelength": pixels["wavelength"]},
+    )
+    for column in chosen.columns:
+        if column not in (label, "latitude", "longitude", "time"):
+            values = chosen[column].to_numpy()
+            table[column] = ("sample", values.astype(str) if values.dtype == object or str(values.dtype) == "str" else values)
+    table = table.assign_coords(
+        time=("sample", chosen["time"].to_numpy("datetime64[ns]"), {"standard_name": "time", "long_name": "sample time (UTC)"}),
+        latitude=("sample", chosen["latitude"].to_numpy(np.float64), {"standard_name": "latitude", "units": "degrees_north"}),
+        longitude=("sample", chosen["longitude"].to_numpy(np.float64), {"standard_name": "longitude", "units": "degrees_east"}),
+    )
+    table["pixel_index"] = ("sample", index, {"long_name": "row of the pixel table"})
+    table["pixel_time"] = ("sample", picked["time"].values, {"long_name": "overpass time of the matched pixel (UTC)"})
+    table["pixel_latitude"] = ("sample", picked["latitude"].values.astype(np.float64), {"units": "degrees_north"})
+    table["pixel_longitude"] = ("sample", picked["longitude"].values.astype(np.float64), {"units": "degrees_east"})
+    table["granule"] = ("sample", np.asarray(picked["granule"].values, dtype=str))
+    table["distance_m"] = ("sample", matches.distance_m[final], {"units": "m", "long_name": "sample to pixel-centre distance"})
+    table["day_offset"] = ("sample", matches.day_offset[final], {"units": "days", "long_name": "pixel local date - sample local date"})
+    return table
+
+
 def match_samples(samples: pd.DataFrame, pixels: xr.Dataset, max_distance_km: float = 2.0, max_days: int = 4,
                   lead_days: int = 0, label: str = "particulate_microcystin") -> Matchups:  # fmt: skip
     """Match GLERL samples (``read_glerl_csv`` table) to the pixel table (``build_pixel_table``).
@@ -170,16 +210,13 @@ def match_samples(samples: pd.DataFrame, pixels: xr.Dataset, max_distance_km: fl
     before the sample. Returns the final pairs (matched, with a ``label`` value; censored values count,
     at their detection limit) with the pixel's ``Rrs(sample, wavelength)``, and the survival table.
     """
-    for column in ("depth_category", "latitude", "longitude", "time", "date", label):
-        if column not in samples.columns:
-            raise ValueError(f"samples lack the column {column!r} (expected the read_glerl_csv table)")
+    _check_sample_columns(samples, label)
     if lead_days:
         window, preferred = (-lead_days - max_days, -lead_days), -lead_days
     else:
         window, preferred = (-max_days, max_days), 0
     limit_m = max_distance_km * 1000.0
-    surface = samples[(samples["depth_category"] == "Surface") & samples[["latitude", "longitude"]].notna().all(axis=1)
-                      & samples["time"].notna()]  # fmt: skip
+    surface = _surface_samples(samples)
     s_lat, s_lon = surface["latitude"].to_numpy(np.float64), surface["longitude"].to_numpy(np.float64)
     s_day = _as_day(surface["date"])
     p_lat, p_lon, p_day = _pixel_columns(pixels)
@@ -194,30 +231,7 @@ def match_samples(samples: pd.DataFrame, pixels: xr.Dataset, max_distance_km: fl
                  f"... dated {window_text}", f"final (with {label})"],
         "samples": [len(samples), len(surface), int(anytime.matched.sum()), int(matches.matched.sum()), int(final.sum())],
     })  # fmt: skip
-
-    chosen = surface[final].reset_index(drop=True)
-    index = matches.pixel[final]
-    picked = pixels.isel(pixel=xr.DataArray(index, dims="sample"))
-    table = xr.Dataset(
-        {"Rrs": picked["Rrs"].load().variable, label: ("sample", chosen[label].to_numpy(np.float64), {"units": "ug L-1"})},
-        coords={"wavelength": pixels["wavelength"]},
-    )
-    for column in chosen.columns:
-        if column not in (label, "latitude", "longitude", "time"):
-            values = chosen[column].to_numpy()
-            table[column] = ("sample", values.astype(str) if values.dtype == object or str(values.dtype) == "str" else values)
-    table = table.assign_coords(
-        time=("sample", chosen["time"].to_numpy("datetime64[ns]"), {"standard_name": "time", "long_name": "sample time (UTC)"}),
-        latitude=("sample", s_lat[final], {"standard_name": "latitude", "units": "degrees_north"}),
-        longitude=("sample", s_lon[final], {"standard_name": "longitude", "units": "degrees_east"}),
-    )
-    table["pixel_index"] = ("sample", index, {"long_name": "row of the pixel table"})
-    table["pixel_time"] = ("sample", picked["time"].values, {"long_name": "overpass time of the matched pixel (UTC)"})
-    table["pixel_latitude"] = ("sample", picked["latitude"].values.astype(np.float64), {"units": "degrees_north"})
-    table["pixel_longitude"] = ("sample", picked["longitude"].values.astype(np.float64), {"units": "degrees_east"})
-    table["granule"] = ("sample", np.asarray(picked["granule"].values, dtype=str))
-    table["distance_m"] = ("sample", matches.distance_m[final], {"units": "m", "long_name": "sample to pixel-centre distance"})
-    table["day_offset"] = ("sample", matches.day_offset[final], {"units": "days", "long_name": "pixel local date - sample local date"})
+    table = _pair_table(surface[final].reset_index(drop=True), pixels, matches, final, label)
     table.attrs = {
         "title": "GLERL surface samples matched to PACE OCI pixels",
         "rule": f"nearest valid pixel within {max_distance_km:g} km (haversine), {window_text} (local calendar days); "

@@ -365,6 +365,24 @@ def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
                               found=f"{type(error).__name__}: {error}") from error  # fmt: skip
 
 
+def _check_grid_shapes(path, rrs_var, lat: np.ndarray, lon: np.ndarray, flags_var) -> None:
+    """Navigation and flags must cover the same (lines, pixels) as Rrs, or pixels would be mislocated."""
+    for name, array in (("navigation_data/latitude", lat), ("navigation_data/longitude", lon), ("geophysical_data/l2_flags", flags_var)):
+        if array.shape != rrs_var.shape[:2]:
+            raise DataFormatError(path, name, f"shape {rrs_var.shape[:2]} like Rrs", found=str(array.shape))
+
+
+def _read_window(path, rrs_var, flags_var, rows: slice, cols: slice, shape: tuple[int, int],
+                 n_bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Rrs, l2_flags) of the bbox window only: a granule is large and most of it lies outside the lake."""
+    if not np.prod(shape):
+        return np.empty(shape + (n_bands,), np.float32), np.empty(shape, np.int32)
+    rrs = _unpack(rrs_var, (rows, cols, slice(None)), path=path)
+    flags = _read_raw(flags_var, (rows, cols), path).astype(np.int32)
+    _check_rrs_values(path, rrs)
+    return rrs, flags
+
+
 def _read_granule(path, bbox, exclude) -> xr.Dataset:
     """:func:`open_l2_aop` without the last-resort translation of HDF5 errors."""
     with _open(path) as nc:
@@ -377,20 +395,12 @@ def _read_granule(path, bbox, exclude) -> xr.Dataset:
         layout, wavelengths = _check_wavelengths(nc, path, rrs_var)
         _check_rrs_metadata(path, rrs_var)
         lat, lon = _unpack(lat_var, path=path), _unpack(lon_var, path=path)
-        for name, array in (("navigation_data/latitude", lat), ("navigation_data/longitude", lon), ("geophysical_data/l2_flags", flags_var)):
-            if array.shape != rrs_var.shape[:2]:
-                raise DataFormatError(path, name, f"shape {rrs_var.shape[:2]} like Rrs", found=str(array.shape))
+        _check_grid_shapes(path, rrs_var, lat, lon, flags_var)
         _check_navigation(path, lat, lon)
         times = _scan_line_times(nc, path, rrs_var.shape[0])
         rows, cols = _bbox_window(lat, lon, bbox)
         lat, lon, times = lat[rows, cols], lon[rows, cols], times[rows]
-        if lat.size:
-            rrs = _unpack(rrs_var, (rows, cols, slice(None)), path=path)
-            flags = _read_raw(flags_var, (rows, cols), path).astype(np.int32)
-            _check_rrs_values(path, rrs)
-        else:
-            rrs = np.empty(lat.shape + (wavelengths.size,), np.float32)
-            flags = np.empty(lat.shape, np.int32)
+        rrs, flags = _read_window(path, rrs_var, flags_var, rows, cols, lat.shape, wavelengths.size)
         line_index = np.arange(rrs_var.shape[0])[rows]
         pixel_index = np.arange(rrs_var.shape[1])[cols]
         rrs_attrs = {k: rrs_var.getncattr(k) for k in ("long_name", "units", "standard_name") if k in rrs_var.ncattrs()}

@@ -146,12 +146,11 @@ def _season_sum(daily: np.ndarray, rows, cols, index, days: np.ndarray, start, e
     return np.where(hi > lo, total, 0.0)
 
 
-def weather_features(gridmet_ds: xr.Dataset, times, lats, lons, include_day: bool = True) -> pd.DataFrame:
-    """The 52 :data:`WEATHER_FEATURES` (columns, in that order) for each (time, lat, lon).
+def _reference_index(gridmet_ds: xr.Dataset, times, include_day: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(gridMET days, index of each time's reference day), refusing data that cannot give every feature.
 
-    ``gridmet_ds`` is ``gridmet.open_gridmet(...)`` output holding :data:`REQUIRED_VARIABLES`; ``times``
-    are UTC (sample times, or imagery times for the 8-day-ahead task). Only gridMET days up to each
-    time's reference day are used (module docstring); :func:`weather_sources` says which cell and day.
+    Why here: features read :data:`LOOKBACK_DAYS` consecutive days up to the reference day, so missing
+    variables, gaps in the time axis and too short a record are errors, not NaNs.
     """
     missing = [v for v in REQUIRED_VARIABLES if v not in gridmet_ds]
     if missing:
@@ -166,6 +165,17 @@ def weather_features(gridmet_ds: xr.Dataset, times, lats, lons, include_day: boo
         bad = ref[too_early | (index >= days.size)][0]
         raise ValueError(f"gridMET covers {days[0]} - {days[-1]}: features for day {bad} need "
                          f"{LOOKBACK_DAYS} days up to it")  # fmt: skip
+    return days, index
+
+
+def weather_features(gridmet_ds: xr.Dataset, times, lats, lons, include_day: bool = True) -> pd.DataFrame:
+    """The 52 :data:`WEATHER_FEATURES` (columns, in that order) for each (time, lat, lon).
+
+    ``gridmet_ds`` is ``gridmet.open_gridmet(...)`` output holding :data:`REQUIRED_VARIABLES`; ``times``
+    are UTC (sample times, or imagery times for the 8-day-ahead task). Only gridMET days up to each
+    time's reference day are used (module docstring); :func:`weather_sources` says which cell and day.
+    """
+    days, index = _reference_index(gridmet_ds, times, include_day)
     rows, cols, _ = nearest_valid_cells(gridmet_ds, lats, lons)
 
     h = {name: _history(gridmet_ds, name, rows, cols, index) for name in REQUIRED_VARIABLES}

@@ -249,6 +249,40 @@ def _window_labels(wl: np.ndarray, scored: np.ndarray) -> list[tuple[str, np.nda
     return labels
 
 
+def _checked_inputs(true, predicted, mask, observed, n_bands: int) -> tuple[np.ndarray, ...]:
+    """(truth, prediction, mask, observed) as arrays of one shape; a prediction missing where scored is refused."""
+    truth = _spectra(true, "true", n_bands)
+    pred = _spectra(predicted, "predicted", n_bands)
+    if pred.shape != truth.shape:
+        raise ValueError(f"predicted has shape {pred.shape}, true has {truth.shape}")
+    mask = _flags(mask, "mask", truth.shape)
+    finite = np.isfinite(truth)
+    observed = finite if observed is None else finite & _flags(observed, "observed", truth.shape)
+    missing = mask & observed & ~np.isfinite(pred)
+    if missing.any():
+        raise ValueError(f"predicted is not finite at {int(missing.sum())} scored (masked, observed) values")
+    return truth, pred, mask, observed
+
+
+def _window_scores(truth: np.ndarray, pred: np.ndarray, scored: np.ndarray, beyond: np.ndarray,
+                   wl: np.ndarray) -> tuple[list[str], dict[str, list]]:
+    """Window names and, per window, the pooled and per-pixel scores of :func:`reconstruction_metrics`."""
+    windows, columns = [], {k: [] for k in ("r", "rmse", "n", "spectral_r", "n_spectra", "extrapolated")}
+    for window, in_window in _window_labels(wl, scored):
+        where = scored & in_window
+        r, rmse, n = _pearson(truth.ravel(), pred.ravel(), where.ravel(), axis=0)
+        r_pixel, _, n_pixel = _pearson(truth, pred, where, axis=1)
+        usable = (n_pixel >= MIN_SPECTRUM_BANDS) & np.isfinite(r_pixel)
+        windows.append(window)
+        columns["r"].append(float(r))
+        columns["rmse"].append(float(rmse))
+        columns["n"].append(int(n))
+        columns["spectral_r"].append(float(np.median(r_pixel[usable])) if usable.any() else np.nan)
+        columns["n_spectra"].append(int(usable.sum()))
+        columns["extrapolated"].append(float(beyond[where].mean()) if n else np.nan)
+    return windows, columns
+
+
 def reconstruction_metrics(true, predicted, mask, observed=None, wavelengths=None) -> xr.Dataset:
     """Scores of a reconstruction on the entries that are masked and observed (and finite in ``true``).
 
@@ -273,32 +307,11 @@ def reconstruction_metrics(true, predicted, mask, observed=None, wavelengths=Non
     flat over the window (e.g. ``extrapolation="hold"``) has no spectral r and is not counted.
     """
     wl = as_wavelengths(wavelengths, min_size=2, increasing=True)
-    truth = _spectra(true, "true", wl.size)
-    pred = _spectra(predicted, "predicted", wl.size)
-    if pred.shape != truth.shape:
-        raise ValueError(f"predicted has shape {pred.shape}, true has {truth.shape}")
-    mask = _flags(mask, "mask", truth.shape)
-    finite = np.isfinite(truth)
-    observed = finite if observed is None else finite & _flags(observed, "observed", truth.shape)
+    truth, pred, mask, observed = _checked_inputs(true, predicted, mask, observed, wl.size)
     scored = mask & observed
-    missing = scored & ~np.isfinite(pred)
-    if missing.any():
-        raise ValueError(f"predicted is not finite at {int(missing.sum())} scored (masked, observed) values")
     beyond = extrapolated(mask, observed)
 
-    windows, columns = [], {k: [] for k in ("r", "rmse", "n", "spectral_r", "n_spectra", "extrapolated")}
-    for window, in_window in _window_labels(wl, scored):
-        where = scored & in_window
-        r, rmse, n = _pearson(truth.ravel(), pred.ravel(), where.ravel(), axis=0)
-        r_pixel, _, n_pixel = _pearson(truth, pred, where, axis=1)
-        usable = (n_pixel >= MIN_SPECTRUM_BANDS) & np.isfinite(r_pixel)
-        windows.append(window)
-        columns["r"].append(float(r))
-        columns["rmse"].append(float(rmse))
-        columns["n"].append(int(n))
-        columns["spectral_r"].append(float(np.median(r_pixel[usable])) if usable.any() else np.nan)
-        columns["n_spectra"].append(int(usable.sum()))
-        columns["extrapolated"].append(float(beyond[where].mean()) if n else np.nan)
+    windows, columns = _window_scores(truth, pred, scored, beyond, wl)
     r_wl, rmse_wl, n_wl = _pearson(truth, pred, scored, axis=0)
 
     wl_coord = {"wavelength": ("wavelength", wl, {"units": "nm", "long_name": "band centre wavelength",

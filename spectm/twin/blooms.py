@@ -130,6 +130,98 @@ class _Transport:
             field[...] = np.where(self.water, spread, 0.0)
 
 
+def _river_zones(grid: ModelGrid, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(Maumee mouth cells, Detroit mouth cells, Maumee mouth volume m3): where the rivers enter the basin."""
+    water = grid.water
+    maumee_zone = water & (grid.km_from(*MAUMEE_MOUTH) <= max(4.0, 1.1 * grid.pixel_km))
+    detroit_zone = water & (grid.km_from(*DETROIT_MOUTH) <= max(6.0, 1.1 * grid.pixel_km))
+    if not maumee_zone.any() or not detroit_zone.any():
+        raise ValueError("twin grid: no water cell near the Maumee or Detroit mouth; is the pixel size too coarse?")
+    maumee_volume = float((depth * maumee_zone).sum()) * (grid.pixel_km * 1000.0) ** 2
+    return maumee_zone, detroit_zone, maumee_volume
+
+
+def _initial_state(shape: tuple[int, int], water: np.ndarray, optics: WaterOptics) -> dict[str, np.ndarray]:
+    """Late-winter fields: little cyanobacteria, nutrients stocked, the water body's own CDOM and sediment."""
+    state = {
+        "cyano": np.full(shape, 0.3), "other": np.full(shape, 4.0), "nutrient": np.full(shape, 25.0),
+        "ag440": np.full(shape, optics.cdom_initial), "tss": np.full(shape, optics.tss_initial),
+    }  # fmt: skip
+    for field in state.values():
+        field *= water
+    return state
+
+
+def _mean_light(srad: float, kd: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    """The mean shortwave over a layer (W m-2) under attenuation ``kd``."""
+    return srad * (1.0 - np.exp(-kd * layer)) / (kd * layer)
+
+
+def _grow(state: dict, water_temp: np.ndarray, depth: np.ndarray, srad: float, growth_noise: np.ndarray) -> None:
+    """One day of growth, losses and nutrient recycling (in place): cyanobacteria win in warm, calm, lit water."""
+    cyano, other, nutrient = state["cyano"], state["other"], state["nutrient"]
+    kd = 0.4 + 0.015 * (cyano + other) + 0.05 * state["tss"] + 0.3 * state["ag440"]
+    light_other = _mean_light(srad, kd, depth)
+    light_cyano = _mean_light(srad, kd, np.minimum(depth, 3.0))
+    f_nutrient = nutrient / (nutrient + 8.0)
+    f_temp_cyano = 1.0 / (1.0 + np.exp(-(water_temp - CYANO_T_HALF) / CYANO_T_WIDTH)) * np.exp(-np.maximum(water_temp - 29.0, 0.0) ** 2 / 8.0)
+    f_temp_other = np.exp(-(((water_temp - 17.0) / 9.0) ** 2))
+    mu_cyano = np.maximum(0.8 * f_temp_cyano * light_cyano / (light_cyano + 30.0) * f_nutrient + growth_noise[0], 0.0)
+    mu_other = np.maximum(0.75 * f_temp_other * light_other / (light_other + 30.0) * f_nutrient + growth_noise[1], 0.0)
+    loss_cyano = CYANO_LOSS[0] + CYANO_LOSS[1] * cyano
+    loss_other = 0.10 + 0.004 * other + 0.002 * water_temp
+    gross = mu_cyano * cyano + mu_other * other
+    lost = loss_cyano * cyano + loss_other * other
+    cyano += (mu_cyano - loss_cyano) * cyano
+    other += (mu_other - loss_other) * other
+    release = 0.6 / depth / (1.0 + np.exp(-(water_temp - 18.0) / 1.5))  # warm-sediment P release
+    nutrient += -0.7 * gross + 0.4 * lost + release + 0.02 * (12.0 - nutrient)
+    np.maximum(nutrient, 0.5, out=nutrient)
+    np.maximum(cyano, 0.01, out=cyano)
+    np.maximum(other, 0.2, out=other)
+
+
+def _exchange_rivers(state: dict, maumee_zone, detroit_zone, maumee_volume: float, flow: float,
+                     optics: WaterOptics) -> None:
+    """Exchange a fraction of the mouth cells' water with river water (in place); the Maumee scales with flow."""
+    exchange = min(0.8, flow * 86400.0 / maumee_volume)
+    river = {"cyano": 0.1, "other": 8.0, "nutrient": 100.0 + 0.15 * flow,
+             "ag440": optics.river_cdom[0] + optics.river_cdom[1] * flow,
+             "tss": optics.river_tss[0] + optics.river_tss[1] * flow}  # fmt: skip
+    detroit = {"cyano": 0.05, "other": 2.5, "nutrient": 8.0, "ag440": optics.north_inflow_cdom,
+               "tss": optics.north_inflow_tss}  # fmt: skip
+    for name, field in state.items():
+        field += maumee_zone * exchange * (river[name] - field)
+        field += detroit_zone * 0.6 * (detroit[name] - field)
+
+
+def _bleach_and_resuspend(state: dict, depth: np.ndarray, wind: float, optics: WaterOptics) -> None:
+    """CDOM bleaches toward the background; sediment settles, or is stirred up by wind in shallow water."""
+    ag = state["ag440"]
+    ag += (optics.cdom_background - ag) / optics.cdom_bleaching_days
+    resuspended = optics.resuspension_floor + optics.resuspension_gain * max(wind - 3.0, 0.0) ** 1.5 * (4.0 / depth)
+    tss = state["tss"]
+    tss += np.where(resuspended > tss, 0.5, 0.35) * (resuspended - tss)
+
+
+def _surface_snapshot(state: dict, depth: np.ndarray, wind: float, water_temp: np.ndarray,
+                      pigment_noise: np.ndarray, toxic_noise: np.ndarray) -> dict[str, np.ndarray]:
+    """What a satellite and a sampler see: calm water floats cyanobacteria up, pigment and toxin ratios vary."""
+    surface = 1.0 + 0.15 * depth * np.exp(-wind / 2.5)
+    cyano_surface = state["cyano"] * surface
+    pc_ratio = (PC_RATIO_AT_10 * (np.maximum(cyano_surface, 0.1) / 10.0) ** PC_RATIO_BIOMASS_EXPONENT
+                * 10 ** (PC_RATIO_SD_DEX * pigment_noise))  # fmt: skip
+    nutrient_term = TOXIC_NUTRIENT_GAIN * np.log(state["nutrient"].clip(1.0) / TOXIC_NUTRIENT_REFERENCE)
+    toxic_share = 1.0 / (1.0 + np.exp(-(TOXIC_LOGIT_MEAN + TOXIC_LOGIT_SD * toxic_noise + nutrient_term)))
+    return {
+        "chl_surface": cyano_surface + state["other"], "pc_surface": cyano_surface * pc_ratio,
+        "toxic_share": toxic_share, "pc_ratio": pc_ratio,
+        "cyano_surface": cyano_surface, "chl_column": state["cyano"] + state["other"],
+        "cyano_column": state["cyano"], "ag440": state["ag440"], "tss": state["tss"],
+        "water_temperature": water_temp, "surface_factor": surface,
+    }  # fmt: skip
+
+
 def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.random.Generator,
                     optics: WaterOptics = WATERS["lake_erie"]) -> BloomHistory:  # fmt: skip
     """Integrate the fields daily from ``start`` to ``end`` (inclusive) under ``weather``.
@@ -144,19 +236,8 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
     basin = weather.basin.loc[days]
     discharge = maumee_discharge(weather).loc[days]
     transport = _Transport(grid)
-
-    maumee_zone = water & (grid.km_from(*MAUMEE_MOUTH) <= max(4.0, 1.1 * grid.pixel_km))
-    detroit_zone = water & (grid.km_from(*DETROIT_MOUTH) <= max(6.0, 1.1 * grid.pixel_km))
-    if not maumee_zone.any() or not detroit_zone.any():
-        raise ValueError("twin grid: no water cell near the Maumee or Detroit mouth; is the pixel size too coarse?")
-    maumee_volume = float((depth * maumee_zone).sum()) * (grid.pixel_km * 1000.0) ** 2
-
-    state = {
-        "cyano": np.full(shape, 0.3), "other": np.full(shape, 4.0), "nutrient": np.full(shape, 25.0),
-        "ag440": np.full(shape, optics.cdom_initial), "tss": np.full(shape, optics.tss_initial),
-    }  # fmt: skip
-    for field in state.values():
-        field *= water
+    maumee_zone, detroit_zone, maumee_volume = _river_zones(grid, depth)
+    state = _initial_state(shape, water, optics)
     water_temp = np.full(shape, 6.0)
     sigma_cells = 8.0 / grid.pixel_km
     toxin_peak = float(rng.uniform(*TOXIN_PEAK_RANGE))
@@ -170,70 +251,18 @@ def simulate_blooms(grid: ModelGrid, weather: Weather, start, end, rng: np.rando
         srad = basin["srad"].iloc[t]
         wind = basin["wind_speed"].iloc[t]
         wu, wv = basin["wind_u"].iloc[t], basin["wind_v"].iloc[t]
-        flow = discharge.iloc[t]
 
         equilibrium = air + 2.5 + 0.01 * (srad - 200.0)  # sunlit water runs warmer than the air
         water_temp += (equilibrium - water_temp) / (2.0 + 0.6 * depth)
-        cyano, other, nutrient = state["cyano"], state["other"], state["nutrient"]
-        kd = 0.4 + 0.015 * (cyano + other) + 0.05 * state["tss"] + 0.3 * state["ag440"]
-        def mean_light(layer):  # noqa: E306 - the mean shortwave over a layer (W m-2)
-            return srad * (1.0 - np.exp(-kd * layer)) / (kd * layer)
-        light_other = mean_light(depth)
-        light_cyano = mean_light(np.minimum(depth, 3.0))
-        f_nutrient = nutrient / (nutrient + 8.0)
-        f_temp_cyano = 1.0 / (1.0 + np.exp(-(water_temp - CYANO_T_HALF) / CYANO_T_WIDTH)) * np.exp(-np.maximum(water_temp - 29.0, 0.0) ** 2 / 8.0)
-        f_temp_other = np.exp(-(((water_temp - 17.0) / 9.0) ** 2))
         growth_noise = 0.8 * growth_noise + 0.6 * 0.08 * smooth_noise(rng, (2, *shape), sigma_cells)
-        mu_cyano = np.maximum(0.8 * f_temp_cyano * light_cyano / (light_cyano + 30.0) * f_nutrient + growth_noise[0], 0.0)
-        mu_other = np.maximum(0.75 * f_temp_other * light_other / (light_other + 30.0) * f_nutrient + growth_noise[1], 0.0)
-        loss_cyano = CYANO_LOSS[0] + CYANO_LOSS[1] * cyano
-        loss_other = 0.10 + 0.004 * other + 0.002 * water_temp
-        gross = mu_cyano * cyano + mu_other * other
-        lost = loss_cyano * cyano + loss_other * other
-        cyano += (mu_cyano - loss_cyano) * cyano
-        other += (mu_other - loss_other) * other
-        release = 0.6 / depth / (1.0 + np.exp(-(water_temp - 18.0) / 1.5))  # warm-sediment P release
-        nutrient += -0.7 * gross + 0.4 * lost + release + 0.02 * (12.0 - nutrient)
-        np.maximum(nutrient, 0.5, out=nutrient)
-        np.maximum(cyano, 0.01, out=cyano)
-        np.maximum(other, 0.2, out=other)
-
-        # rivers: exchange a fraction of the mouth cells' water with river water
-        exchange = min(0.8, flow * 86400.0 / maumee_volume)
-        river = {"cyano": 0.1, "other": 8.0, "nutrient": 100.0 + 0.15 * flow,
-                 "ag440": optics.river_cdom[0] + optics.river_cdom[1] * flow,
-                 "tss": optics.river_tss[0] + optics.river_tss[1] * flow}  # fmt: skip
-        detroit = {"cyano": 0.05, "other": 2.5, "nutrient": 8.0, "ag440": optics.north_inflow_cdom,
-                   "tss": optics.north_inflow_tss}  # fmt: skip
-        for name, field in state.items():
-            field += maumee_zone * exchange * (river[name] - field)
-            field += detroit_zone * 0.6 * (detroit[name] - field)
-
-        # CDOM bleaching, sediment settling / wind resuspension
-        ag = state["ag440"]
-        ag += (optics.cdom_background - ag) / optics.cdom_bleaching_days
-        resuspended = optics.resuspension_floor + optics.resuspension_gain * max(wind - 3.0, 0.0) ** 1.5 * (4.0 / depth)
-        tss = state["tss"]
-        tss += np.where(resuspended > tss, 0.5, 0.35) * (resuspended - tss)
-
+        _grow(state, water_temp, depth, srad, growth_noise)
+        _exchange_rivers(state, maumee_zone, detroit_zone, maumee_volume, discharge.iloc[t], optics)
+        _bleach_and_resuspend(state, depth, wind, optics)
         transport.step(state, u=0.02 * wu + 0.03, v=0.02 * wv - 0.01, diffusivity=30.0 + 8.0 * wind**2, dt_s=86400.0)
 
         pigment_noise = _ar1_field(rng, pigment_noise, PC_RATIO_MEMORY_DAYS, PC_RATIO_SCALE_KM / grid.pixel_km)
         toxic_noise = _ar1_field(rng, toxic_noise, TOXIC_MEMORY_DAYS, TOXIC_SCALE_KM / grid.pixel_km)
-        surface = 1.0 + 0.15 * depth * np.exp(-wind / 2.5)
-        cyano_surface = state["cyano"] * surface
-        pc_ratio = (PC_RATIO_AT_10 * (np.maximum(cyano_surface, 0.1) / 10.0) ** PC_RATIO_BIOMASS_EXPONENT
-                    * 10 ** (PC_RATIO_SD_DEX * pigment_noise))  # fmt: skip
-        nutrient_term = TOXIC_NUTRIENT_GAIN * np.log(state["nutrient"].clip(1.0) / TOXIC_NUTRIENT_REFERENCE)
-        toxic_share = 1.0 / (1.0 + np.exp(-(TOXIC_LOGIT_MEAN + TOXIC_LOGIT_SD * toxic_noise + nutrient_term)))
-        snapshot = {
-            "chl_surface": cyano_surface + state["other"], "pc_surface": cyano_surface * pc_ratio,
-            "toxic_share": toxic_share, "pc_ratio": pc_ratio,
-            "cyano_surface": cyano_surface, "chl_column": state["cyano"] + state["other"],
-            "cyano_column": state["cyano"], "ag440": state["ag440"], "tss": state["tss"],
-            "water_temperature": water_temp, "surface_factor": surface,
-        }  # fmt: skip
-        for name, values in snapshot.items():
+        for name, values in _surface_snapshot(state, depth, wind, water_temp, pigment_noise, toxic_noise).items():
             out[name][t] = np.where(water, values, np.nan)
     return BloomHistory(days=days, grid=grid, fields=out, maumee_discharge=discharge, toxin_peak_doy=toxin_peak)
 

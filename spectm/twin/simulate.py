@@ -172,68 +172,80 @@ def simulate_twin(out_dir, size: str = "quick", seed: int = 0, year: int = 2024,
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     rng_weather, rng_blooms, rng_atmosphere, rng_samples = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, year]).spawn(4))
-    written: list[tuple[Path, str]] = []
 
-    # weather: the whole year, as gridMET publishes it
     weather = simulate_weather(year, rng_weather)
+    written = _write_gridmet(out, year, weather)
+    timings["weather_s"] = time.perf_counter() - clock
+
+    grid = model_grid(twin_size.pixel_km)
+    history = simulate_blooms(grid, weather, f"{year}-{SPINUP_START}", f"{year}-{SEASON_END}", rng_blooms, optics)
+    timings["blooms_s"] = time.perf_counter() - clock - sum(timings.values())
+
+    table = simulate_samples(history, weather, rng_samples, year)
+    path = out / "glerl" / datashare_filename(year)
+    _atomic(path, lambda tmp: write_weekly_datashare(tmp, table.drop(columns=[c for c in table if c.startswith("true_")])))
+    written.append((path, "glerl"))
+
+    days = pd.date_range(f"{year}-{twin_size.season_start}", f"{year}-{twin_size.season_end}", freq="D")
+    if progress:
+        from tqdm.auto import tqdm
+
+        days = tqdm(days, desc=f"twin {size} granules", unit="day")
+    written += [(_write_overpass(out, day, history, weather, twin_size.pixel_km, layout, rng_atmosphere), "pace")
+                for day in days]
+    timings["granules_s"] = time.perf_counter() - clock - sum(timings.values())
+
+    written += _write_twin_truth(out / "truth", history, table, year, settings)
+    timings["truth_s"] = time.perf_counter() - clock - sum(timings.values())
+    return _write_manifest(out, settings, written, clock, timings)
+
+
+def _write_gridmet(out: Path, year: int, weather) -> list[tuple[Path, str]]:
+    """The whole year's weather, one file per variable, as gridMET publishes it."""
+    written = []
     for variable in WEATHER_VARIABLES:
         path = out / "gridmet" / f"{variable}_{year}.nc"
         _atomic(path, lambda tmp, v=variable: write_gridmet_year(
             tmp, v, weather.fields[v], weather.lat, weather.lon, weather.days, mask=weather.no_data,
             attrs={"date": f"01 January {year + 1}"}))  # fmt: skip
         written.append((path, "gridmet"))
-    timings["weather_s"] = time.perf_counter() - clock
+    return written
 
-    # water
-    grid = model_grid(twin_size.pixel_km)
-    history = simulate_blooms(grid, weather, f"{year}-{SPINUP_START}", f"{year}-{SEASON_END}", rng_blooms, optics)
-    timings["blooms_s"] = time.perf_counter() - clock - sum(timings.values())
 
-    # samples
-    table = simulate_samples(history, weather, rng_samples, year)
-    path = out / "glerl" / datashare_filename(year)
-    _atomic(path, lambda tmp: write_weekly_datashare(tmp, table.drop(columns=[c for c in table if c.startswith("true_")])))
-    written.append((path, "glerl"))
-
-    # overpasses
+def _write_overpass(out: Path, day, history, weather, pixel_km: float, layout: str, rng_atmosphere) -> Path:
+    """One day's PACE overpass: the water's Rrs seen through that day's atmosphere, as an L2 AOP file."""
     wavelengths = oci_rrs_centers()
-    days = pd.date_range(f"{year}-{twin_size.season_start}", f"{year}-{twin_size.season_end}", freq="D")
-    iterator = days
-    if progress:
-        from tqdm.auto import tqdm
+    t = history.days.get_loc(day)
+    overpass = plan_overpass(day, pixel_km, rng_atmosphere)
+    water = is_water(overpass.longitude, overpass.latitude)
+    at = _fields_at(history, t, overpass.longitude, overpass.latitude)
+    rrs_water = np.full(water.shape + (wavelengths.size,), np.nan, np.float32)
+    rrs_water[water] = simulate_rrs(at["chl_surface"][water], at["pc_surface"][water], at["ag440"][water],
+                                    at["tss"][water], wavelengths, dtype=np.float32)  # fmt: skip
+    basin = weather.basin.loc[day]
+    aerosol = aerosol_fields(water.shape, pixel_km, rng_atmosphere)
+    rrs, unc, flags = observe(rrs_water, overpass, water, float(basin["cloud_fraction"]), float(basin["wind_speed"]),
+                              wavelengths, pixel_km, rng_atmosphere, aerosol)  # fmt: skip
+    name = l2_aop_filename(overpass.start, layout)
+    version = "3.2" if str(layout) in ("3.2", "B") else "3.1" if str(layout) in ("3.1", "A") else str(layout)
+    created = (overpass.start + pd.Timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    path = out / "pace" / name
+    _atomic(path, lambda tmp: write_l2_aop(
+        tmp, rrs, overpass.latitude, overpass.longitude, flags, overpass.scan_time, layout=layout, rrs_unc=unc,
+        tilt=-20.0, aot_865=aerosol.aot_865, angstrom=aerosol.angstrom, attrs={"product_name": name, "id": f"{version}/L2/{name}", "date_created": created}))  # fmt: skip
+    return path
 
-        iterator = tqdm(days, desc=f"twin {size} granules", unit="day")
-    for day in iterator:
-        t = history.days.get_loc(day)
-        overpass = plan_overpass(day, twin_size.pixel_km, rng_atmosphere)
-        water = is_water(overpass.longitude, overpass.latitude)
-        at = _fields_at(history, t, overpass.longitude, overpass.latitude)
-        rrs_water = np.full(water.shape + (wavelengths.size,), np.nan, np.float32)
-        rrs_water[water] = simulate_rrs(at["chl_surface"][water], at["pc_surface"][water], at["ag440"][water],
-                                        at["tss"][water], wavelengths, dtype=np.float32)  # fmt: skip
-        basin = weather.basin.loc[day]
-        aerosol = aerosol_fields(water.shape, twin_size.pixel_km, rng_atmosphere)
-        rrs, unc, flags = observe(rrs_water, overpass, water, float(basin["cloud_fraction"]), float(basin["wind_speed"]),
-                                  wavelengths, twin_size.pixel_km, rng_atmosphere, aerosol)  # fmt: skip
-        name = l2_aop_filename(overpass.start, layout)
-        version = "3.2" if str(layout) in ("3.2", "B") else "3.1" if str(layout) in ("3.1", "A") else str(layout)
-        created = (overpass.start + pd.Timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        path = out / "pace" / name
-        _atomic(path, lambda tmp: write_l2_aop(
-            tmp, rrs, overpass.latitude, overpass.longitude, flags, overpass.scan_time, layout=layout, rrs_unc=unc,
-            tilt=-20.0, aot_865=aerosol.aot_865, angstrom=aerosol.angstrom, attrs={"product_name": name, "id": f"{version}/L2/{name}", "date_created": created}))  # fmt: skip
-        written.append((path, "pace"))
-    timings["granules_s"] = time.perf_counter() - clock - sum(timings.values())
 
-    # twin-only truth
-    truth = out / "truth"
+def _write_twin_truth(truth: Path, history, table: pd.DataFrame, year: int, settings) -> list[tuple[Path, str]]:
+    """The twin-only truth (fields and samples with their true values): what no real source gives."""
     _write_truth(truth / f"twin_truth_{year}.nc", history, year, settings)
-    written.append((truth / f"twin_truth_{year}.nc", "truth"))
     samples_truth = truth / f"twin_samples_truth_{year}.csv"
     _atomic(samples_truth, lambda tmp: table.to_csv(tmp, index=False))
-    written.append((samples_truth, "truth"))
-    timings["truth_s"] = time.perf_counter() - clock - sum(timings.values())
+    return [(truth / f"twin_truth_{year}.nc", "truth"), (samples_truth, "truth")]
 
+
+def _write_manifest(out: Path, settings, written: list[tuple[Path, str]], clock: float, timings: dict) -> TwinManifest:
+    """The manifest, written last: its presence says the twin is complete (see ``_load_complete``)."""
     files = [{"path": p.relative_to(out).as_posix(), "kind": k, "bytes": p.stat().st_size} for p, k in written]
     manifest = TwinManifest(out_dir=os.fspath(out), settings=settings, files=files,
                             total_bytes=sum(f["bytes"] for f in files), seconds=time.perf_counter() - clock,

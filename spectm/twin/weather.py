@@ -108,6 +108,44 @@ def saturation_vapour_pressure(t_celsius):
     return 0.6108 * np.exp(17.27 * t_celsius / (t_celsius + 237.3))
 
 
+def _temperatures(season, temp_anom, cloud, lake_influence, gradient) -> tuple[np.ndarray, np.ndarray]:
+    """Daily (max, min) deg C: a seasonal cycle, a smaller range under cloud, a lake that evens out the day."""
+    t_mean = 10.3 + 13.2 * season + temp_anom  # deg C
+    dtr = (10.0 + 2.0 * season) * (1.25 - 0.6 * cloud)
+    lake_day = lake_influence * (1.0 + 1.0 * season[:, None, None])  # lake cools afternoons in summer by up to 2 K
+    lake_night = lake_influence * 1.2
+    tmax = t_mean[:, None, None] + dtr[:, None, None] / 2 + 1.2 * gradient - lake_day
+    tmin = t_mean[:, None, None] - dtr[:, None, None] / 2 + 1.2 * gradient + lake_night
+    return tmax, tmin
+
+
+def _basin_wind(doy: np.ndarray, wind_anom: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(u, v, speed, raw speed) of the basin's daily wind: prevailing from the south-west, stronger in winter.
+
+    u, v are toward east / north; ``speed`` keeps the climatological mean while ``raw_speed`` is the
+    length of (u, v) that scales them to it.
+    """
+    speed_clim = 4.2 - 1.0 * np.cos(2 * np.pi * (doy - 200) / 365.25)
+    u = 0.45 * speed_clim + wind_anom[:, 0]
+    v = 0.25 * speed_clim + wind_anom[:, 1]
+    raw_speed = np.hypot(u, v)
+    speed = speed_clim * raw_speed / raw_speed.mean()
+    speed = np.clip(speed, 0.3, None)
+    return u, v, speed, raw_speed
+
+
+def _humidity(tmax: np.ndarray, tmin: np.ndarray, cloud: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(sph, vpd, rmax, rmin) from a dew point below the night's minimum, lower under clear skies."""
+    dew = tmin - 0.5 - 2.5 * (1.0 - cloud[:, None, None])
+    e = saturation_vapour_pressure(dew)
+    sph = 0.622 * e / (99.5 - 0.378 * e)
+    es_max, es_min = saturation_vapour_pressure(tmax), saturation_vapour_pressure(tmin)
+    vpd = np.clip((es_max + es_min) / 2 - e, 0.0, None)
+    rmax = np.clip(100.0 * e / es_min, 0.0, 100.0)
+    rmin = np.clip(100.0 * e / es_max, 0.0, 100.0)
+    return sph, vpd, rmax, rmin
+
+
 def simulate_weather(year: int, rng: np.random.Generator, bbox=WESTERN_BASIN_BBOX) -> Weather:
     """A year of daily weather for ``year`` on the gridMET cells around ``bbox`` (deterministic in ``rng``)."""
     days = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
@@ -136,20 +174,9 @@ def simulate_weather(year: int, rng: np.random.Generator, bbox=WESTERN_BASIN_BBO
     gradient = (np.cos(angle)[:, None, None] * x_km + np.sin(angle)[:, None, None] * y_km) / 100.0  # ~ +-0.6
     rain_pattern = np.exp(0.6 * smooth_noise(rng, (n, ny, nx), 4.0) - 0.18)
 
-    t_mean = 10.3 + 13.2 * season + temp_anom  # deg C
-    dtr = (10.0 + 2.0 * season) * (1.25 - 0.6 * cloud)
-    lake_day = lake_influence * (1.0 + 1.0 * season[:, None, None])  # lake cools afternoons in summer by up to 2 K
-    lake_night = lake_influence * 1.2
-    tmax = t_mean[:, None, None] + dtr[:, None, None] / 2 + 1.2 * gradient - lake_day
-    tmin = t_mean[:, None, None] - dtr[:, None, None] / 2 + 1.2 * gradient + lake_night
+    tmax, tmin = _temperatures(season, temp_anom, cloud, lake_influence, gradient)
 
-    # wind: prevailing from the south-west; u, v are toward east / north
-    speed_clim = 4.2 - 1.0 * np.cos(2 * np.pi * (doy - 200) / 365.25)
-    u = 0.45 * speed_clim + wind_anom[:, 0]
-    v = 0.25 * speed_clim + wind_anom[:, 1]
-    raw_speed = np.hypot(u, v)
-    speed = speed_clim * raw_speed / raw_speed.mean()
-    speed = np.clip(speed, 0.3, None)
+    u, v, speed, raw_speed = _basin_wind(doy, wind_anom)
     direction_from = np.rad2deg(np.arctan2(-u, -v)) % 360.0
     vs = speed[:, None, None] * (1.0 + 0.25 * lake_influence) * (1.0 + 0.05 * gradient)
     th = np.broadcast_to(direction_from[:, None, None], (n, ny, nx)).copy()
@@ -158,30 +185,23 @@ def simulate_weather(year: int, rng: np.random.Generator, bbox=WESTERN_BASIN_BBO
     srad = srad * (1.0 + 0.03 * gradient)
     pr = rain_amount[:, None, None] * rain_pattern
 
-    dew = tmin - 0.5 - 2.5 * (1.0 - cloud[:, None, None])
-    e = saturation_vapour_pressure(dew)
-    sph = 0.622 * e / (99.5 - 0.378 * e)
-    es_max, es_min = saturation_vapour_pressure(tmax), saturation_vapour_pressure(tmin)
-    vpd = np.clip((es_max + es_min) / 2 - e, 0.0, None)
-    rmax = np.clip(100.0 * e / es_min, 0.0, 100.0)
-    rmin = np.clip(100.0 * e / es_max, 0.0, 100.0)
+    sph, vpd, rmax, rmin = _humidity(tmax, tmin, cloud)
 
     fields = {
         "tmmx": tmax + 273.15, "tmmn": tmin + 273.15, "vs": vs, "th": th, "srad": srad, "pr": pr,
         "sph": sph, "vpd": vpd, "rmax": rmax, "rmin": rmin,
     }  # fmt: skip
     fields = {k: v.astype(np.float32) for k, v in fields.items()}
-    over_lake = water
     basin = pd.DataFrame(
         {
-            "tmean_c": ((tmax + tmin) / 2)[:, over_lake].mean(axis=1),
-            "srad": srad[:, over_lake].mean(axis=1),
+            "tmean_c": ((tmax + tmin) / 2)[:, water].mean(axis=1),
+            "srad": srad[:, water].mean(axis=1),
             "precip_mm": pr.mean(axis=(1, 2)),
-            "wind_speed": vs[:, over_lake].mean(axis=1),
+            "wind_speed": vs[:, water].mean(axis=1),
             "wind_u": u * speed / raw_speed.clip(1e-6),
             "wind_v": v * speed / raw_speed.clip(1e-6),
             "cloud_fraction": cloud,
         },
         index=days,
-    )
+    )  # the lake's daily means drive the bloom model
     return Weather(days=days, lat=lat, lon=lon, fields=fields, no_data=gridmet_no_data(lat, lon), basin=basin)

@@ -26,6 +26,61 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _local_clock_and_date(t: pd.DataFrame) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """(Eastern clock to the minute, sampling date) of every row; the file holds local times only."""
+    for column in ("station", "depth_category", "latitude", "longitude", "particulate_microcystin"):
+        if column not in t.columns:
+            raise DataFormatError(None, column, f"a {column!r} column in the sample table", found="missing")
+    if "time" in t.columns:
+        local = utc_to_local(t["time"]).round("min")
+    elif "local_time" in t.columns:
+        local = pd.DatetimeIndex(t["local_time"]).round("min")
+    else:
+        raise DataFormatError(None, "time", "a 'time' (UTC) or 'local_time' column", found="missing")
+    date = pd.DatetimeIndex(t["date"]) if "date" in t.columns else local.normalize()
+    if date.isna().any():
+        raise DataFormatError(None, "date", "a date (or a time) on every row", found="missing")
+    return local, date
+
+
+def _station_rows(t: pd.DataFrame, date: pd.DatetimeIndex, category: pd.Series) -> pd.Series:
+    """The row of each visit that carries its station fields: the surface row, else the visit's first."""
+    key = pd.Series(date.strftime("%Y-%m-%d"), index=t.index) + "|" + t["station"].astype(str)
+    has_surface = key.isin(key[category == "Surface"])
+    first_of_visit = ~key.duplicated()
+    is_surface = category == "Surface"
+    first_surface = is_surface & ~key.where(is_surface).duplicated()
+    return first_surface | (~has_surface & first_of_visit)
+
+
+def _clock(stamps, i) -> str:
+    """An ``H:MM`` clock as the datashare writes it (empty where unknown)."""
+    return "" if stamps is None or pd.isna(stamps[i]) else f"{stamps[i].hour}:{stamps[i].minute:02d}"
+
+
+def _analyte(t: pd.DataFrame, field: str, i: int) -> str:
+    """One analyte cell: ``bdl`` where censored, the value otherwise; a negative concentration is refused."""
+    flag = ANALYTES[field]
+    if field not in t.columns:
+        return ""
+    if flag in t.columns and bool(t.at[i, flag]):
+        return "bdl"
+    value = t.at[i, field]
+    if pd.notna(value) and value < 0:
+        raise DataFormatError(None, field, "a non-negative concentration", found=f"{value:g} in row {i}")
+    return _fmt(value)
+
+
+def _sample_depth(t: pd.DataFrame, i: int, category: str) -> float:
+    """The row's sample depth, or the usual one for its category (bottom: 1 m above the station depth)."""
+    sample_depth = t.at[i, "sample_depth_m"] if "sample_depth_m" in t.columns else np.nan
+    if pd.isna(sample_depth):
+        sample_depth = {"Surface": 1.0, "Scum": 0.0}.get(category, np.nan)
+        if category == "Bottom" and "station_depth_m" in t.columns and pd.notna(t.at[i, "station_depth_m"]):
+            sample_depth = float(t.at[i, "station_depth_m"]) - 1.0
+    return sample_depth
+
+
 def write_weekly_datashare(path, table: pd.DataFrame, category_style: str = "word") -> Path:
     """Write samples as a GLERL weekly-datashare CSV (25 columns, CRLF, ``bdl`` non-detects).
 
@@ -40,55 +95,20 @@ def write_weekly_datashare(path, table: pd.DataFrame, category_style: str = "wor
     if category_style not in ("word", "letter"):
         raise ValueError(f"category_style {category_style!r}: expected 'word' or 'letter'")
     t = table.reset_index(drop=True)
-    for column in ("station", "depth_category", "latitude", "longitude", "particulate_microcystin"):
-        if column not in t.columns:
-            raise DataFormatError(None, column, f"a {column!r} column in the sample table", found="missing")
-    if "time" in t.columns:
-        local = utc_to_local(t["time"]).round("min")
-    elif "local_time" in t.columns:
-        local = pd.DatetimeIndex(t["local_time"]).round("min")
-    else:
-        raise DataFormatError(None, "time", "a 'time' (UTC) or 'local_time' column", found="missing")
-    date = pd.DatetimeIndex(t["date"]) if "date" in t.columns else local.normalize()
-    if date.isna().any():
-        raise DataFormatError(None, "date", "a date (or a time) on every row", found="missing")
+    local, date = _local_clock_and_date(t)
     category = t["depth_category"].astype(str)
-    key = pd.Series(date.strftime("%Y-%m-%d"), index=t.index) + "|" + t["station"].astype(str)
-    has_surface = key.isin(key[category == "Surface"])
-    first_of_visit = ~key.duplicated()
-    is_surface = category == "Surface"
-    first_surface = is_surface & ~key.where(is_surface).duplicated()
-    station_row = first_surface | (~has_surface & first_of_visit)
+    station_row = _station_rows(t, date, category)
     departure = utc_to_local(t["departure_time"]).round("min") if "departure_time" in t.columns else None
-
-    def clock(stamps, i):
-        return "" if stamps is None or pd.isna(stamps[i]) else f"{stamps[i].hour}:{stamps[i].minute:02d}"
-
-    def analyte(field, i):
-        flag = ANALYTES[field]
-        if field not in t.columns:
-            return ""
-        if flag in t.columns and bool(t.at[i, flag]):
-            return "bdl"
-        value = t.at[i, field]
-        if pd.notna(value) and value < 0:
-            raise DataFormatError(None, field, "a non-negative concentration", found=f"{value:g} in row {i}")
-        return _fmt(value)
 
     # positions and times the reader inferred (from the visit or the station table) were not in the file
     filled_position = t["position_filled"].to_numpy(bool) if "position_filled" in t.columns else np.zeros(len(t), bool)
     filled_time = t["time_filled"].to_numpy(bool) if "time_filled" in t.columns else np.zeros(len(t), bool)
     letters = {"Surface": "S", "Bottom": "B", "Scum": "Scum", "Mid-column": "M"}
-    default_depth = {"Surface": 1.0, "Scum": 0.0}
     lines = []
     for i in range(len(t)):
         cat = category[i]
         on_station = bool(station_row[i])
-        sample_depth = t.at[i, "sample_depth_m"] if "sample_depth_m" in t.columns else np.nan
-        if pd.isna(sample_depth):
-            sample_depth = default_depth.get(cat, np.nan)
-            if cat == "Bottom" and "station_depth_m" in t.columns and pd.notna(t.at[i, "station_depth_m"]):
-                sample_depth = float(t.at[i, "station_depth_m"]) - 1.0
+        sample_depth = _sample_depth(t, i, cat)
         row = {name: _fmt(t.at[i, name]) if name in t.columns else "" for name in DATASHARE_COLUMNS}
         row.update({
             "Date": f"{date[i].month}/{date[i].day}/{date[i].year}",
@@ -96,14 +116,14 @@ def write_weekly_datashare(path, table: pd.DataFrame, category_style: str = "wor
             "Station_Depth_m": _fmt(t.at[i, "station_depth_m"]) if on_station and "station_depth_m" in t.columns else "",
             "Sample_Depth_m": _fmt(sample_depth),
             "Sample_Depth_category": letters.get(cat, cat) if category_style == "letter" else cat,
-            "Arrival_Time": clock(local, i) if on_station and not filled_time[i] else "",
-            "Departure_Time": clock(departure, i) if on_station else "",
+            "Arrival_Time": _clock(local, i) if on_station and not filled_time[i] else "",
+            "Departure_Time": _clock(departure, i) if on_station else "",
             "Lat_deg": _fmt(t.at[i, "latitude"]) if on_station and not filled_position[i] else "",
             "Long_deg": _fmt(t.at[i, "longitude"]) if on_station and not filled_position[i] else "",
-            "Particulate_Microcystin_ugL-1": analyte("particulate_microcystin", i),
-            "Dissolved_Microcystin_ugL-1": analyte("dissolved_microcystin", i),
-            "Extracted_PC_ugL-1": analyte("phycocyanin", i),
-            "Extracted_CHLa_ugL-1": analyte("chlorophyll_a", i),
+            "Particulate_Microcystin_ugL-1": _analyte(t, "particulate_microcystin", i),
+            "Dissolved_Microcystin_ugL-1": _analyte(t, "dissolved_microcystin", i),
+            "Extracted_PC_ugL-1": _analyte(t, "phycocyanin", i),
+            "Extracted_CHLa_ugL-1": _analyte(t, "chlorophyll_a", i),
         })  # fmt: skip
         if not on_station:
             for name in ("Wind_speed_ms-1", "Sky", "Secchi_Depth_m"):

@@ -75,7 +75,7 @@ def _earth_sun_correction(stamp: pd.Timestamp) -> float:
     return 1.0 + 0.033 * math.cos(2.0 * math.pi * (stamp.day_of_year - 3) / 365.25)
 
 
-def _root_attributes(file_name, version, times, lat, lon) -> dict:
+def _root_attributes(file_name, version, times, lat, lon) -> dict:  # long: a flat table, one line per attribute of the real granule
     """The 47 root attributes of a real V3.1 AOP granule, with values for this granule.
 
     Title, institution and DOI say the granule is simulated (:mod:`spectm.twin.writers.labels`): the
@@ -322,6 +322,132 @@ def solar_zenith(times, lat, lon) -> np.ndarray:
     return np.rad2deg(np.arccos(np.clip(cos_z, -1.0, 1.0)))
 
 
+def _checked_arrays(rrs, latitude, longitude, l2_flags, scan_time, rrs_unc, aot_865, angstrom,
+                    n_bands: int) -> tuple:
+    """(rrs, lat, lon, flags as int32, line times, l2gen-masked pixels, rrs_unc) of one grid.
+
+    Rrs and its uncertainty come back as fill (NaN) where l2gen masks a pixel; a mismatched shape is
+    refused by name.
+    """
+    rrs = np.asarray(rrs, dtype=np.float64)
+    lat = np.asarray(latitude, dtype=np.float64)
+    lon = np.asarray(longitude, dtype=np.float64)
+    flags = np.asarray(l2_flags).astype(np.int64).astype(np.uint32).view(np.int32)
+    if rrs.ndim != 3 or rrs.shape[2] != n_bands:
+        raise ValueError(f"rrs has shape {rrs.shape}: expected (lines, pixels, {n_bands})")
+    lines, pixels = rrs.shape[:2]
+    for name, array in (("latitude", lat), ("longitude", lon), ("l2_flags", flags)):
+        if array.shape != (lines, pixels):
+            raise ValueError(f"{name} has shape {array.shape}: expected ({lines}, {pixels}) like rrs")
+    times = _scan_times(scan_time, lines)
+    masked = any_flag(flags, L2GEN_MASK_NAMES)
+    rrs = np.where(masked[..., None], np.nan, rrs)
+    if rrs_unc is not None:
+        rrs_unc = np.where(masked[..., None], np.nan, np.asarray(rrs_unc, dtype=np.float64))
+        if rrs_unc.shape != rrs.shape:
+            raise ValueError(f"rrs_unc has shape {rrs_unc.shape}: expected {rrs.shape} like rrs")
+    for name, values in (("aot_865", aot_865), ("angstrom", angstrom)):
+        if values is not None and np.shape(values) != (lines, pixels):
+            raise ValueError(f"{name} has shape {np.shape(values)}: expected ({lines}, {pixels}) like rrs")
+    return rrs, lat, lon, flags, times, masked, rrs_unc
+
+
+def _create_dimensions(nc, lines: int, pixels: int, n_bands: int) -> None:
+    """The root dimensions of an l2gen granule, the sensor's 286 bands included."""
+    for name, size in (
+        ("number_of_lines", lines), ("pixels_per_line", pixels), ("bands_per_pixel", 286),
+        ("number_of_bands", 286), ("number_of_reflective_bands", 286), ("wavelength_3d", n_bands),
+        ("number_of_reflectance_location_values", 3), ("number_of_cloud_phases", 2),
+    ):  # fmt: skip
+        nc.createDimension(name, size)
+
+
+def _write_band_axis(geo, n_bands: int) -> str:
+    """Layout B's own ``wavelength`` dimension with its centres and band indices; returns its name."""
+    geo.createDimension("wavelength", n_bands)
+    fill32 = np.float32(INT_FILL)
+    _variable(geo, "wavelength", "f4", ("wavelength",), fill=fill32, long_name="wavelengths", units="nm")[:] = (
+        oci_rrs_centers().astype(np.float32)
+    )
+    _variable(geo, "band_index", "i4", ("wavelength",), fill=np.int32(INT_FILL),
+              long_name="band index in the sensor band list (0-based)")[:] = _band_index()  # fmt: skip
+    return "wavelength"
+
+
+def _write_rrs(geo, band_dim: str, rrs: np.ndarray, rrs_unc) -> None:
+    """Rrs (and its uncertainty, when given) packed as int16 with l2gen's scale and offset."""
+    dims3 = ("number_of_lines", "pixels_per_line", band_dim)
+    for name, values, packing, long_name in (
+        ("Rrs", rrs, RRS_PACKING, "Remote sensing reflectance"),
+        ("Rrs_unc", rrs_unc, RRS_UNC_PACKING, "Uncertainty in remote sensing reflectance"),
+    ):
+        if values is None:
+            continue
+        extra = {"standard_name": RRS_STANDARD_NAME} if name == "Rrs" else {}
+        var = _variable(
+            geo, name, "i2", dims3, fill=np.int16(packing["_FillValue"]),
+            long_name=long_name, units="sr^-1", **extra,
+            scale_factor=np.float32(packing["scale_factor"]), add_offset=np.float32(packing["add_offset"]),
+            valid_min=np.int16(packing["valid_min"]), valid_max=np.int16(packing["valid_max"]),
+            coordinates="longitude latitude",
+        )  # fmt: skip
+        var[:] = _pack(values, packing)
+
+
+def _write_flags(geo, flags: np.ndarray) -> None:
+    """The l2_flags bits with their masks and meanings."""
+    var = _variable(
+        geo, "l2_flags", "i4", ("number_of_lines", "pixels_per_line"), fill=None,
+        long_name="Level-2 Processing Flags", valid_min=np.int32(-(2**31)), valid_max=np.int32(2**31 - 1),
+        flag_masks=flag_masks(), flag_meanings=" ".join(FLAG_NAMES), coordinates="longitude latitude",
+    )  # fmt: skip
+    var[:] = flags
+
+
+def _write_navigation(nav, lat: np.ndarray, lon: np.ndarray, tilt: float) -> None:
+    """Longitude, latitude (NaN as fill), the sensor tilt per line and the granule's corner ring."""
+    lines = lat.shape[0]
+    for name, values, limit, units in (("longitude", lon, 180.0, "degrees_east"), ("latitude", lat, 90.0, "degrees_north")):
+        var = _variable(
+            nav, name, "f4", ("number_of_lines", "pixels_per_line"), fill=np.float32(NAV_FILL),
+            long_name=name.capitalize(), standard_name=name, units=units,
+            valid_min=np.float32(-limit), valid_max=np.float32(limit),
+        )  # fmt: skip
+        var[:] = np.where(np.isfinite(values), values, NAV_FILL).astype(np.float32)
+    var = _variable(nav, "tilt", "f4", ("number_of_lines",), fill=np.float32(NAV_FILL), long_name="Sensor tilt angle",
+                    units="degree", valid_min=np.float32(-25.0), valid_max=np.float32(25.0))  # fmt: skip
+    var[:] = np.full(lines, tilt, dtype=np.float32)
+    corners = [(0, 0), (0, -1), (-1, -1), (-1, 0)]
+    nav.setncatts({
+        "gringpointlongitude": np.array([lon[c] for c in corners], dtype=np.float32),
+        "gringpointlatitude": np.array([lat[c] for c in corners], dtype=np.float32),
+        "gringpointsequence": np.array([1, 2, 3, 4], dtype=np.int32),
+    })  # fmt: skip
+
+
+def _write_processing_control(control, flags: np.ndarray, rrs_unc, aot_865, angstrom) -> None:
+    """What l2gen records of its run: software, masks, products and the share of pixels per flag."""
+    control.setncatts({
+        "software_name": "l2gen",
+        "software_version": "spectm-twin",
+        "input_sources": "simulated",
+        "calibration_data": "",
+        "mask_names": ",".join(L2GEN_MASK_NAMES),
+    })  # fmt: skip
+    products = " ".join(["Rrs"] + ["Rrs_unc"] * (rrs_unc is not None) + ["aot_865"] * (aot_865 is not None)
+                        + ["angstrom"] * (angstrom is not None) + ["avw", "nflh"])  # fmt: skip
+    control.createGroup("input_parameters").setncatts(
+        {"l2prod": products, "suite": "AOP", "wavelength_3d": "346:588,613:719", "maskland": "1", "maskhilt": "1",
+         "maskcloud": "1", "maskglint": "0", "deflate": "4"}
+    )  # fmt: skip
+    unsigned = flags.view(np.uint32)
+    percentages = {}
+    for bit, name in enumerate(FLAG_NAMES):
+        share = 100.0 * float(((unsigned >> bit) & 1).mean()) if unsigned.size else 0.0
+        percentages[name] = max(percentages.get(name, 0.0), share)
+    control.createGroup("flag_percentages").setncatts({k: np.float32(v) for k, v in percentages.items()})
+
+
 def write_l2_aop(
     path,
     rrs,
@@ -350,27 +476,10 @@ def write_l2_aop(
     """
     version = _version(layout)
     kind = LAYOUT_VERSIONS[version]
-    rrs = np.asarray(rrs, dtype=np.float64)
-    lat = np.asarray(latitude, dtype=np.float64)
-    lon = np.asarray(longitude, dtype=np.float64)
-    flags = np.asarray(l2_flags).astype(np.int64).astype(np.uint32).view(np.int32)
     n_bands = oci_rrs_nominal().size
-    if rrs.ndim != 3 or rrs.shape[2] != n_bands:
-        raise ValueError(f"rrs has shape {rrs.shape}: expected (lines, pixels, {n_bands})")
+    rrs, lat, lon, flags, times, masked, rrs_unc = _checked_arrays(
+        rrs, latitude, longitude, l2_flags, scan_time, rrs_unc, aot_865, angstrom, n_bands)
     lines, pixels = rrs.shape[:2]
-    for name, array in (("latitude", lat), ("longitude", lon), ("l2_flags", flags)):
-        if array.shape != (lines, pixels):
-            raise ValueError(f"{name} has shape {array.shape}: expected ({lines}, {pixels}) like rrs")
-    times = _scan_times(scan_time, lines)
-    masked = any_flag(flags, L2GEN_MASK_NAMES)
-    rrs = np.where(masked[..., None], np.nan, rrs)
-    if rrs_unc is not None:
-        rrs_unc = np.where(masked[..., None], np.nan, np.asarray(rrs_unc, dtype=np.float64))
-        if rrs_unc.shape != rrs.shape:
-            raise ValueError(f"rrs_unc has shape {rrs_unc.shape}: expected {rrs.shape} like rrs")
-    for name, values in (("aot_865", aot_865), ("angstrom", angstrom)):
-        if values is not None and np.shape(values) != (lines, pixels):
-            raise ValueError(f"{name} has shape {np.shape(values)}: expected ({lines}, {pixels}) like rrs")
 
     path = Path(path)
     if path.is_dir():
@@ -379,90 +488,23 @@ def write_l2_aop(
     root_attrs.update(attrs or {})
 
     with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
-        for name, size in (
-            ("number_of_lines", lines), ("pixels_per_line", pixels), ("bands_per_pixel", 286),
-            ("number_of_bands", 286), ("number_of_reflective_bands", 286), ("wavelength_3d", n_bands),
-            ("number_of_reflectance_location_values", 3), ("number_of_cloud_phases", 2),
-        ):  # fmt: skip
-            nc.createDimension(name, size)
+        _create_dimensions(nc, lines, pixels, n_bands)
         nc.setncatts(root_attrs)
 
         _write_sensor_band_parameters(nc.createGroup("sensor_band_parameters"), kind)
         _write_scan_lines(nc.createGroup("scan_line_attributes"), times, lat, lon)
 
         geo = nc.createGroup("geophysical_data")
-        band_dim = "wavelength_3d"
-        if kind == "B":
-            geo.createDimension("wavelength", n_bands)
-            band_dim = "wavelength"
-            fill32 = np.float32(INT_FILL)
-            _variable(geo, "wavelength", "f4", ("wavelength",), fill=fill32, long_name="wavelengths", units="nm")[:] = (
-                oci_rrs_centers().astype(np.float32)
-            )
-            _variable(geo, "band_index", "i4", ("wavelength",), fill=np.int32(INT_FILL),
-                      long_name="band index in the sensor band list (0-based)")[:] = _band_index()  # fmt: skip
-        dims3 = ("number_of_lines", "pixels_per_line", band_dim)
-        for name, values, packing, long_name in (
-            ("Rrs", rrs, RRS_PACKING, "Remote sensing reflectance"),
-            ("Rrs_unc", rrs_unc, RRS_UNC_PACKING, "Uncertainty in remote sensing reflectance"),
-        ):
-            if values is None:
-                continue
-            extra = {"standard_name": RRS_STANDARD_NAME} if name == "Rrs" else {}
-            var = _variable(
-                geo, name, "i2", dims3, fill=np.int16(packing["_FillValue"]),
-                long_name=long_name, units="sr^-1", **extra,
-                scale_factor=np.float32(packing["scale_factor"]), add_offset=np.float32(packing["add_offset"]),
-                valid_min=np.int16(packing["valid_min"]), valid_max=np.int16(packing["valid_max"]),
-                coordinates="longitude latitude",
-            )  # fmt: skip
-            var[:] = _pack(values, packing)
+        band_dim = _write_band_axis(geo, n_bands) if kind == "B" else "wavelength_3d"
+        _write_rrs(geo, band_dim, rrs, rrs_unc)
         _write_derived_products(geo, rrs, masked, aot_865, angstrom)
-        var = _variable(
-            geo, "l2_flags", "i4", ("number_of_lines", "pixels_per_line"), fill=None,
-            long_name="Level-2 Processing Flags", valid_min=np.int32(-(2**31)), valid_max=np.int32(2**31 - 1),
-            flag_masks=flag_masks(), flag_meanings=" ".join(FLAG_NAMES), coordinates="longitude latitude",
-        )  # fmt: skip
-        var[:] = flags
+        _write_flags(geo, flags)
 
         nav = nc.createGroup("navigation_data")
-        for name, values, limit, units in (("longitude", lon, 180.0, "degrees_east"), ("latitude", lat, 90.0, "degrees_north")):
-            var = _variable(
-                nav, name, "f4", ("number_of_lines", "pixels_per_line"), fill=np.float32(NAV_FILL),
-                long_name=name.capitalize(), standard_name=name, units=units,
-                valid_min=np.float32(-limit), valid_max=np.float32(limit),
-            )  # fmt: skip
-            var[:] = np.where(np.isfinite(values), values, NAV_FILL).astype(np.float32)
-        var = _variable(nav, "tilt", "f4", ("number_of_lines",), fill=np.float32(NAV_FILL), long_name="Sensor tilt angle",
-                        units="degree", valid_min=np.float32(-25.0), valid_max=np.float32(25.0))  # fmt: skip
-        var[:] = np.full(lines, tilt, dtype=np.float32)
-        corners = [(0, 0), (0, -1), (-1, -1), (-1, 0)]
-        nav.setncatts({
-            "gringpointlongitude": np.array([lon[c] for c in corners], dtype=np.float32),
-            "gringpointlatitude": np.array([lat[c] for c in corners], dtype=np.float32),
-            "gringpointsequence": np.array([1, 2, 3, 4], dtype=np.int32),
-        })  # fmt: skip
+        _write_navigation(nav, lat, lon, tilt)
 
         control = nc.createGroup("processing_control")
-        control.setncatts({
-            "software_name": "l2gen",
-            "software_version": "spectm-twin",
-            "input_sources": "simulated",
-            "calibration_data": "",
-            "mask_names": ",".join(L2GEN_MASK_NAMES),
-        })  # fmt: skip
-        products = " ".join(["Rrs"] + ["Rrs_unc"] * (rrs_unc is not None) + ["aot_865"] * (aot_865 is not None)
-                            + ["angstrom"] * (angstrom is not None) + ["avw", "nflh"])  # fmt: skip
-        control.createGroup("input_parameters").setncatts(
-            {"l2prod": products, "suite": "AOP", "wavelength_3d": "346:588,613:719", "maskland": "1", "maskhilt": "1",
-             "maskcloud": "1", "maskglint": "0", "deflate": "4"}
-        )  # fmt: skip
-        unsigned = flags.view(np.uint32)
-        percentages = {}
-        for bit, name in enumerate(FLAG_NAMES):
-            share = 100.0 * float(((unsigned >> bit) & 1).mean()) if unsigned.size else 0.0
-            percentages[name] = max(percentages.get(name, 0.0), share)
-        control.createGroup("flag_percentages").setncatts({k: np.float32(v) for k, v in percentages.items()})
+        _write_processing_control(control, flags, rrs_unc, aot_865, angstrom)
     return path
 
 
