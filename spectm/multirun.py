@@ -21,7 +21,7 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from spectm.model import SpecTM, TokenLayout, padded_layout, spectm_loss, token_layout
-from spectm.train import (DEFAULTS, MASK_STREAM, autocast_dtype, build_model, draw_mask, epoch_batches, get_lr,
+from spectm.train import (MASK_STREAM, autocast_dtype, build_model, draw_mask, epoch_batches, get_lr,
                           resolve_config, standardise_indices, step_schedule)
 
 #: Config keys in which runs trained together may differ; every other key must be equal.
@@ -32,9 +32,10 @@ def check_compatible(configs: list[dict]) -> None:
     """Refuse, naming the key, runs that differ in more than :data:`PER_RUN_KEYS` (shape, schedule, device)."""
     if not configs:
         raise ValueError("train_together needs at least one run config")
-    shared = [key for key in DEFAULTS if key not in PER_RUN_KEYS]
+    keys = sorted({key for config in configs for key in config})  # the resolved configs: defaults and profile
+    shared = [key for key in keys if key not in PER_RUN_KEYS]
     for index, config in enumerate(configs[1:], start=1):
-        differ = [key for key in shared if config[key] != configs[0][key]]
+        differ = [key for key in shared if config.get(key) != configs[0].get(key)]
         if differ:
             raise ValueError(f"run {index} differs from run 0 in {', '.join(differ)}: runs trained together may "
                              f"differ only in {', '.join(PER_RUN_KEYS)}")
