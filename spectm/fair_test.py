@@ -42,10 +42,17 @@ EMBEDDING_COMPONENTS = controls.MAX_COMPONENTS
 
 
 def fair_budget(profile: str) -> dict:
-    """Pretraining seeds, seasons and epochs of the fair test under ``profile``."""
+    """Pretraining seeds, seasons, epochs and pixel budget of the fair test under ``profile``.
+
+    ``pixels`` (the profile's ``fair_pixels``, None for all) caps the training pixels of each run, drawn
+    from every training season alike: with many seasons, the cost of a run then stays that of one season
+    while the held-out samples, which set the power, grow with the seasons.
+    """
     settings = get_profile(profile)
+    pixels = settings.get("fair_pixels")
     return {"seeds": int(settings.get("fair_seeds", 1)), "epochs": int(settings.get("fair_epochs", 1)),
-            "seasons": tuple(settings.get("fair_seasons", (2024, 2025)))}
+            "seasons": tuple(settings.get("fair_seasons", (2024, 2025))),
+            "pixels": None if pixels is None else int(pixels)}
 
 
 def season_data(profile: str, seed: int, source: str, seasons) -> dict[int, dict]:
@@ -58,15 +65,26 @@ def _concat_seasons(tables: list[xr.Dataset], dim: str) -> xr.Dataset:
                                                         compat="override", join="override")
 
 
-def pretrain_without(data: dict[int, dict], held_out: int, profile: str, arm: str, seed: int, epochs: int):
-    """The run of ``arm`` pretrained on the imagery of every season but ``held_out``."""
+def pretrain_without(data: dict[int, dict], held_out: int, profile: str, arm: str, seed: int, epochs: int,
+                     max_pixels: int | None = None):  # fmt: skip
+    """The run of ``arm`` pretrained on the imagery of every season but ``held_out``.
+
+    ``max_pixels`` keeps that many training pixels of the date split, drawn at random with a fixed seed, so
+    every arm and every pretraining seed of one held-out season sees the same pixels.
+    """
     pixels = _concat_seasons([d["pixels"] for s, d in sorted(data.items()) if s != held_out], "pixel")
     config = experiments.run_config(profile, masking=arm, seed=seed, epochs=epochs)
-    return experiments.pretrain(pixels, config)
+    if max_pixels is None:
+        return experiments.pretrain(pixels, config)
+    train, validation, _, _ = experiments.pretraining_data(pixels, seed=0)
+    if max_pixels >= len(train):
+        return experiments.pretrain(pixels, config)
+    rows = np.sort(np.random.default_rng(0).choice(len(train), size=int(max_pixels), replace=False))
+    return experiments.pretrain(pixels, config, train.subset(rows), validation, data_tag=f"fair-pixels{max_pixels}")
 
 
-def encoder_features(data: dict[int, dict], task: str, profile: str, seeds, epochs: int,
-                     arms=ARMS) -> dict[str, dict[int, np.ndarray]]:  # fmt: skip
+def encoder_features(data: dict[int, dict], task: str, profile: str, seeds, epochs: int, arms=ARMS,
+                     max_pixels: int | None = None) -> dict[str, dict[int, np.ndarray]]:  # fmt: skip
     """``{name: {held-out season: embeddings of every sample of every season}}`` for every encoder arm.
 
     Names: ``"<arm> seed <k>"`` (every band visible), ``"<arm> masked seed <k>"`` (diagnostic bands
@@ -77,7 +95,7 @@ def encoder_features(data: dict[int, dict], task: str, profile: str, seeds, epoc
     for held_out in sorted(data):
         for k in seeds:
             for arm in arms:
-                model = load_pretrained(pretrain_without(data, held_out, profile, arm, k, epochs))
+                model = load_pretrained(pretrain_without(data, held_out, profile, arm, k, epochs, max_pixels))
                 out.setdefault(f"{arm} seed {k}", {})[held_out] = frozen_embeddings(model, rrs)
                 if arm == "targeted":
                     out.setdefault(f"{arm} masked seed {k}", {})[held_out] = frozen_embeddings(model, rrs, masked=True)
@@ -100,7 +118,7 @@ def neighbourhood_controls(data: dict[int, dict], task: str) -> pd.DataFrame:
 
 
 def leave_one_season_out(data: dict[int, dict], task: str, profile: str, seeds, epochs: int,
-                         n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+                         n_boot: int = 1000, seed: int = 0, max_pixels: int | None = None) -> pd.DataFrame:  # fmt: skip
     """Every control and every encoder arm scored leave-one-season-out on the same held-out seasons.
 
     Besides R^2 (ridge), each row carries the views that do not lean on substituting non-detects
@@ -111,7 +129,7 @@ def leave_one_season_out(data: dict[int, dict], task: str, profile: str, seeds, 
     lead = 0 if task == "current" else 8
     features: dict = dict(controls.control_features(table, samples, lead))
     features["indices_3x3"] = neighbourhood_controls(data, task)
-    encoders = encoder_features(data, task, profile, seeds, epochs)
+    encoders = encoder_features(data, task, profile, seeds, epochs, max_pixels=max_pixels)
     features.update(encoders)
     reduce = {**controls.REDUCED, **{name: EMBEDDING_COMPONENTS for name in encoders}}
     scores = controls.score_across_seasons(table, features, reduce=reduce, n_boot=n_boot, seed=seed)
