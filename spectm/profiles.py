@@ -50,6 +50,16 @@ PROFILES: dict[str, dict] = {
     },
 }
 
+#: ``study``: quick's model and chapters, with a fair test sized to resolve (or say why not) the masking effect on
+#: this 2-core machine in at most 2 hours of ``make book`` (measured timings in README.md).
+PROFILES["study"] = {
+    **PROFILES["quick"],
+    "fair_seasons": (2020, 2021, 2022, 2023, 2024, 2025),  # six held-out seasons: six times one season's samples
+    "fair_seeds": 5,  # pretraining seeds per arm
+    "fair_epochs": 2,
+    "fair_pixels": 10_000,  # training pixels per fair run, the same for every arm, seed and held-out season
+}
+
 
 def get_profile(name: str) -> dict:
     """A copy of the named profile; an unknown name is an error that lists the known ones."""
