@@ -76,3 +76,19 @@ def test_a_pixel_budget_draws_the_same_pixels_of_the_other_seasons_for_every_arm
         for part in (train, validation):
             assert set(pd.DatetimeIndex(part.time).year) <= {2023, 2025}  # no held-out season's image
         np.testing.assert_array_equal(train.values.numpy(), first[1].values.numpy())
+
+
+def test_family_differences_pair_each_family_with_targeted_seed_by_seed():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 5)
+    y = rng.normal(size=groups.size)
+    good, poor = (y + rng.normal(0, sd, y.size) for sd in (0.3, 1.5))
+    names = {"targeted seed 0": good, "targeted seed 1": good, "random seed 0": poor, "random seed 1": poor,
+             "contiguous seed 0": good, "contiguous seed 1": good}
+    scores = pd.DataFrame({"features": list(names)})
+    scores.attrs.update(oof=names, y=y, groups=groups)
+    table = fair_test.family_differences(scores, [0, 1], ["targeted", "random", "contiguous"], n_boot=200)
+    rows = table.set_index("comparison")
+    assert list(rows.index) == ["targeted - random", "targeted - contiguous"]
+    assert rows.loc["targeted - random", "low"] > 0
+    assert rows.loc["targeted - contiguous", "difference"] == 0 == rows.loc["targeted - contiguous", "high"]
