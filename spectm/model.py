@@ -53,6 +53,7 @@ def model_config(profile: str = "paper", **overrides) -> ModelConfig:
                       n_wavelength_frequencies=16),
         "paper": dict(),
     }
+    profiles["study"] = profiles["quick"]  # the study profile is quick's model with a larger fair test
     if profile not in profiles:
         raise ValueError(f"unknown model profile {profile!r}: expected one of {', '.join(profiles)}")
     return ModelConfig(**{**profiles[profile], **overrides})

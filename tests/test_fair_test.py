@@ -92,3 +92,15 @@ def test_family_differences_pair_each_family_with_targeted_seed_by_seed():
     assert list(rows.index) == ["targeted - random", "targeted - contiguous"]
     assert rows.loc["targeted - random", "low"] > 0
     assert rows.loc["targeted - contiguous", "difference"] == 0 == rows.loc["targeted - contiguous", "high"]
+
+
+def test_the_study_profile_is_quick_with_a_fair_test_of_at_least_five_seeds_and_more_seasons():
+    from spectm.evaluate import baselines, features
+    from spectm.model import model_config
+
+    budget = fair_test.fair_budget("study")
+    quick = fair_test.fair_budget("quick")
+    assert budget["seeds"] >= 5 and len(budget["seasons"]) > len(quick["seasons"]) and budget["pixels"] > 0
+    assert model_config("study") == model_config("quick")
+    assert features.feature_sets("study").keys() == features.feature_sets("quick").keys()
+    assert baselines.count_configurations("study") == baselines.count_configurations("quick")
