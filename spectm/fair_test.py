@@ -42,9 +42,16 @@ EMBEDDING_COMPONENTS = controls.MAX_COMPONENTS
 
 
 def fair_budget(profile: str) -> dict:
-    """Pretraining seeds, seasons and epochs of the fair test under ``profile``."""
+    """Pretraining seeds, seasons, epochs and pixel budget of the fair test under ``profile``.
+
+    ``pixels`` (the ``fair`` section's, None for all) caps the training pixels of each run, drawn from every
+    training season alike: with many seasons, the cost of a run then stays that of one season while the
+    held-out samples, which set the power, grow with the seasons.
+    """
     fair = get_profile(profile)["fair"]
-    return {"seeds": int(fair["seeds"]), "epochs": int(fair["epochs"]), "seasons": tuple(fair["seasons"])}
+    pixels = fair["pixels"]
+    return {"seeds": int(fair["seeds"]), "epochs": int(fair["epochs"]), "seasons": tuple(fair["seasons"]),
+            "pixels": None if pixels is None else int(pixels)}
 
 
 def season_data(profile: str, seed: int, source: str, seasons) -> dict[int, dict]:
@@ -57,15 +64,27 @@ def _concat_seasons(tables: list[xr.Dataset], dim: str) -> xr.Dataset:
                                                         compat="override", join="override")
 
 
-def pretrain_without(data: dict[int, dict], held_out: int, profile: str, arm: str, seed: int, epochs: int):
-    """The run of ``arm`` pretrained on the imagery of every season but ``held_out``."""
+def pretrain_without(data: dict[int, dict], held_out: int, profile: str, arm: str, seed: int, epochs: int,
+                     max_pixels: int | None = None):  # fmt: skip
+    """The run of ``arm`` pretrained on the imagery of every season but ``held_out``.
+
+    ``max_pixels`` keeps that many training pixels of the date split, drawn at random with a fixed seed, so
+    every arm and every pretraining seed of one held-out season sees the same pixels.
+    """
     pixels = _concat_seasons([d["pixels"] for s, d in sorted(data.items()) if s != held_out], "pixel")
     config = resolve_config(profile=profile, masking=arm, seed=seed, epochs=epochs, progress=False)
-    return experiments.pretrain(pixels, config)
+    if max_pixels is None:
+        return experiments.pretrain(pixels, config)
+    train, validation, _, _ = experiments.pretraining_data(pixels, seed=0)
+    if max_pixels >= len(train):
+        return experiments.pretrain(pixels, config)
+    rows = np.sort(np.random.default_rng(0).choice(len(train), size=int(max_pixels), replace=False))
+    return experiments.pretrain(pixels, config, train.subset(rows), validation,
+                                data_tag=f"fair-pixels{max_pixels}")
 
 
-def encoder_features(data: dict[int, dict], task: str, profile: str, seeds, epochs: int,
-                     arms=ARMS) -> dict[str, dict[int, np.ndarray]]:  # fmt: skip
+def encoder_features(data: dict[int, dict], task: str, profile: str, seeds, epochs: int, arms=ARMS,
+                     max_pixels: int | None = None) -> dict[str, dict[int, np.ndarray]]:  # fmt: skip
     """``{name: {held-out season: embeddings of every sample of every season}}`` for every encoder arm.
 
     Names: ``"<arm> seed <k>"`` (every band visible), ``"<arm> masked seed <k>"`` (diagnostic bands
@@ -76,7 +95,7 @@ def encoder_features(data: dict[int, dict], task: str, profile: str, seeds, epoc
     for held_out in sorted(data):
         for k in seeds:
             for arm in arms:
-                model = load_pretrained(pretrain_without(data, held_out, profile, arm, k, epochs))
+                model = load_pretrained(pretrain_without(data, held_out, profile, arm, k, epochs, max_pixels))
                 out.setdefault(f"{arm} seed {k}", {})[held_out] = frozen_embeddings(model, rrs)
                 if arm == "targeted":
                     out.setdefault(f"{arm} masked seed {k}", {})[held_out] = frozen_embeddings(model, rrs, masked=True)
@@ -99,7 +118,8 @@ def neighbourhood_controls(data: dict[int, dict], task: str) -> pd.DataFrame:
 
 
 def leave_one_season_out(data: dict[int, dict], task: str, profile: str, seeds, epochs: int,
-                         n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+                         n_boot: int = 1000, seed: int = 0,
+                         max_pixels: int | None = None) -> pd.DataFrame:  # fmt: skip
     """Every control and every encoder arm scored leave-one-season-out on the same held-out seasons.
 
     Besides R^2 (ridge), each row carries the views that do not lean on substituting non-detects
@@ -110,7 +130,7 @@ def leave_one_season_out(data: dict[int, dict], task: str, profile: str, seeds, 
     lead = 0 if task == "current" else 8
     features: dict = dict(controls.control_features(table, samples, lead))
     features["indices_3x3"] = neighbourhood_controls(data, task)
-    encoders = encoder_features(data, task, profile, seeds, epochs)
+    encoders = encoder_features(data, task, profile, seeds, epochs, max_pixels=max_pixels)
     features.update(encoders)
     reduce = {**controls.REDUCED, **{name: EMBEDDING_COMPONENTS for name in encoders}}
     scores = controls.score_across_seasons(table, features, reduce=reduce, n_boot=n_boot, seed=seed)
@@ -120,6 +140,40 @@ def leave_one_season_out(data: dict[int, dict], task: str, profile: str, seeds, 
     merged = scores.merge(views, on="features")
     merged.attrs.update(scores.attrs)
     return merged
+
+
+def masking_families(data: dict[int, dict], task: str, profile: str, seeds, epochs: int, families,
+                     n_boot: int = 1000, seed: int = 0,
+                     max_pixels: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """Every masking family's embeddings scored leave-one-season-out, on the fair test's folds and protocol.
+
+    Runs of ``targeted`` and ``random`` are the fair test's own (the same configuration, so they are reused
+    from the run cache); each other family is pretrained the same way, without the held-out season.
+    """
+    table, _ = task_table(data, task)
+    encoders = encoder_features(data, task, profile, seeds, epochs, arms=tuple(families),
+                                max_pixels=max_pixels)
+    visible = {name: value for name, value in encoders.items() if "masked" not in name and "untrained" not in name}
+    return controls.score_across_seasons(table, visible, reduce=dict.fromkeys(visible, EMBEDDING_COMPONENTS),
+                                         n_boot=n_boot, seed=seed)
+
+
+def family_differences(scores: pd.DataFrame, seeds, families, reference: str = "targeted", n_boot: int = 2000,
+                       seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """``reference`` minus each other family, paired by seed, fold and week (:func:`week_paired_difference`),
+    with the paper's masking effect as the effect of the power curve."""
+    from spectm.paper import PAPER
+
+    rows = []
+    for family in families:
+        if family == reference:
+            continue
+        effect = PAPER["targeted_minus_random"].value
+        result = week_paired_difference(scores, seeded(reference, seeds), seeded(family, seeds), effect,
+                                        n_boot=n_boot, seed=seed)
+        result.pop("power_curve")
+        rows.append({"comparison": f"{reference} - {family}", **result})
+    return pd.DataFrame(rows)
 
 
 #: GLERL's reporting limit for particulate microcystin (ug/L): non-detects carry it.
@@ -192,8 +246,9 @@ def comparisons(scores: pd.DataFrame, seeds, task: str, n_boot: int = 2000, seed
              None)]  # fmt: skip
     rows = []
     for name, treatment, reference, effect in plan:
-        result = week_paired_difference(scores, treatment, reference, effect if effect else 0.037, n_boot=n_boot,
-                                   seed=seed)
+        result = week_paired_difference(scores, treatment, reference,
+                                        effect if effect else PAPER["targeted_minus_random"].value, n_boot=n_boot,
+                                        seed=seed)
         rows.append({"comparison": name, "paper_effect": effect, **result})
     return rows
 

@@ -93,6 +93,7 @@ PROFILES: dict[str, dict] = {
             "seasons": (2024, 2025),  # leave-one-season-out: each season held out in turn
             "seeds": 1,  # pretraining seeds per arm of the fair test
             "epochs": 1,  # the fair test's matched pretraining budget
+            "pixels": None,  # training pixels per run (None: every pixel of the training seasons' date split)
         },
     },
     "paper": {
@@ -113,7 +114,7 @@ PROFILES: dict[str, dict] = {
         "ablation": {"seeds": 3, "epochs": 100, "fraction": 1.0, "label_draws": 200},
         "baselines": {"grids": _PAPER_GRIDS, "n_splits": 5, "n_repeats": 10, "inner_splits": 4, "n_boot": 2000},
         "features": {"sets": "all"},  # every one of the 78 of spectm.evaluate.features.FEATURE_SETS
-        "fair": {"seasons": (2024, 2025), "seeds": 5, "epochs": 100},
+        "fair": {"seasons": (2024, 2025), "seeds": 5, "epochs": 100, "pixels": None},
     },
 }  # fmt: skip
 
@@ -131,6 +132,13 @@ def derive(base: dict, **sections: dict) -> dict:
                              f"expected some of {sorted(profile[name])}")
         profile[name].update(copy.deepcopy(values))
     return profile
+
+#: ``study``: quick's model and chapters, with a fair test sized to resolve (or say why not) the masking effect
+#: on this 2-core machine in at most 2 hours of ``make book``: six held-out seasons (six times one season's
+#: samples), five pretraining seeds per arm, and a pixel budget per run that is the same for every arm, seed and
+#: held-out season, so a run's cost stays that of one season while the held-out samples grow.
+PROFILES["study"] = derive(PROFILES["quick"], fair={"seasons": (2020, 2021, 2022, 2023, 2024, 2025), "seeds": 5,
+                                                    "epochs": 2, "pixels": 10_000})
 
 
 def get_profile(name: str) -> dict:

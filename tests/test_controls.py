@@ -153,3 +153,48 @@ def test_neighbourhood_takes_the_pixels_around_the_match_in_the_same_granule_onl
     assert counts.tolist() == [4, 9]  # a corner has 4 pixels of its 3 x 3 in the granule
     assert sorted(np.nan_to_num(spectra[0, :, 0], nan=-1).tolist()) == [-1] * 5 + [0, 1, 10, 11]
     assert sorted(spectra[1, :, 0].tolist()) == [111, 112, 113, 121, 122, 123, 131, 132, 133]
+
+
+def test_the_ridge_penalty_is_chosen_by_whole_weeks_inside_the_training_fold():
+    # features that only say which week a sample is from: week-mates reveal each other's target, so
+    # leave-one-sample-out rewards a weak penalty, while held-out weeks show the features are worthless
+    rng = np.random.default_rng(0)
+    weeks = np.repeat(np.arange(30), 6)
+    week_signature = rng.normal(size=(30, 20))
+    X = week_signature[weeks] + rng.normal(0, 0.05, (weeks.size, 20))
+    y = rng.normal(size=30)[weeks] + rng.normal(0, 0.1, weeks.size)
+    train = weeks < 20
+    by_weeks = protocol.fit_with_weeks(controls.downstream_model(), X[train], y[train], weeks[train])
+    by_samples = controls.downstream_model().fit(X[train], y[train])  # no weeks: leave-one-out
+    alpha = lambda model: model.estimator_.steps[-1][1].alpha_  # noqa: E731
+    assert alpha(by_weeks) > 10 * alpha(by_samples)
+    assert repr(by_weeks)  # a parameter sklearn can print
+
+
+def test_across_seasons_every_control_and_every_encoder_is_scored_on_the_same_folds():
+    first = _samples(start="2024-06-03", weeks=10, seed=1)
+    second = _samples(start="2025-06-02", weeks=10, seed=2)
+    table = xr.concat([_table(first), _table(second)], dim="sample")
+    n = table.sizes["sample"]
+    rng = np.random.default_rng(3)
+    features = {"persistence": controls.previous_visit(table, pd.concat([first, second], ignore_index=True)),
+                "bucket": controls.bucket_features(table),
+                "targeted seed 0": {2024: rng.normal(size=(n, 4)), 2025: rng.normal(size=(n, 4))}}
+    seen = []
+    real = protocol.LeaveOneSeasonOut.repeat_splits
+
+    def spy(self, groups, repeat=0):
+        folds = [(tuple(train), tuple(test)) for train, test in real(self, groups, repeat)]
+        seen.append(tuple(folds))
+        yield from ((np.asarray(train), np.asarray(test)) for train, test in folds)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(protocol.LeaveOneSeasonOut, "repeat_splits", spy)
+        frame = controls.score_across_seasons(table, features, n_boot=20)
+    assert len(seen) == len(features) and all(folds == seen[0] for folds in seen)
+    season = protocol.sample_season(table["time"].values)
+    for train, test in seen[0]:
+        assert set(season[list(train)]).isdisjoint(season[list(test)])
+        weeks = protocol.table_groups(table)
+        assert set(weeks[list(train)]).isdisjoint(weeks[list(test)])  # no sampling week on both sides
+    assert set(frame.attrs["oof"]) == set(features)

@@ -47,3 +47,60 @@ def test_score_table_joins_tasks_whose_out_of_fold_arrays_differ_in_length():
     table = fair_test.score_table(frames)
     assert table.loc[("8 days ahead", "b"), "r2"] == 0.2 and table.shape == (4, 3)
     assert frames["current"].attrs["y"].size == 240  # the inputs keep their arrays
+
+
+def _spectral_pixels(year, days=6, per_day=5):
+    from spectm.bands import oci_rrs_nominal
+
+    wavelengths = oci_rrs_nominal()
+    n = days * per_day
+    times = np.repeat(pd.date_range(f"{year}-07-01 17:00", periods=days, freq="D").to_numpy("datetime64[ns]"), per_day)
+    rrs = 0.005 + 0.002 * np.random.default_rng(year).random((n, wavelengths.size))
+    return xr.Dataset({"Rrs": (("pixel", "wavelength"), rrs.astype(np.float32)),
+                       "latitude": ("pixel", np.full(n, 41.7) + 0.01 * np.arange(n)),
+                       "longitude": ("pixel", np.full(n, -83.2))},
+                      coords={"time": ("pixel", times), "wavelength": wavelengths})
+
+
+def test_a_pixel_budget_draws_the_same_pixels_of_the_other_seasons_for_every_arm_and_seed(monkeypatch):
+    seen = []
+    monkeypatch.setattr(fair_test.experiments, "pretrain",
+                        lambda table, config, train=None, validation=None, data_tag="": seen.append(
+                            (config, train, validation, data_tag)))
+    data = {year: {"pixels": _spectral_pixels(year)} for year in (2023, 2024, 2025)}
+    for arm, seed in (("targeted", 0), ("random", 0), ("targeted", 3)):
+        fair_test.pretrain_without(data, 2024, "quick", arm, seed=seed, epochs=1, max_pixels=20)
+    first = seen[0]
+    for config, train, validation, tag in seen:
+        assert len(train) == 20 and tag == "fair-pixels20"
+        for part in (train, validation):
+            assert set(pd.DatetimeIndex(part.time).year) <= {2023, 2025}  # no held-out season's image
+        np.testing.assert_array_equal(train.values.numpy(), first[1].values.numpy())
+
+
+def test_family_differences_pair_each_family_with_targeted_seed_by_seed():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 5)
+    y = rng.normal(size=groups.size)
+    good, poor = (y + rng.normal(0, sd, y.size) for sd in (0.3, 1.5))
+    names = {"targeted seed 0": good, "targeted seed 1": good, "random seed 0": poor, "random seed 1": poor,
+             "contiguous seed 0": good, "contiguous seed 1": good}
+    scores = pd.DataFrame({"features": list(names)})
+    scores.attrs.update(oof=names, y=y, groups=groups)
+    table = fair_test.family_differences(scores, [0, 1], ["targeted", "random", "contiguous"], n_boot=200)
+    rows = table.set_index("comparison")
+    assert list(rows.index) == ["targeted - random", "targeted - contiguous"]
+    assert rows.loc["targeted - random", "low"] > 0
+    assert rows.loc["targeted - contiguous", "difference"] == 0 == rows.loc["targeted - contiguous", "high"]
+
+
+def test_the_study_profile_is_quick_with_a_fair_test_of_at_least_five_seeds_and_more_seasons():
+    from spectm.evaluate import baselines, features
+    from spectm.model import model_config
+
+    budget = fair_test.fair_budget("study")
+    quick = fair_test.fair_budget("quick")
+    assert budget["seeds"] >= 5 and len(budget["seasons"]) > len(quick["seasons"]) and budget["pixels"] > 0
+    assert model_config("study") == model_config("quick")
+    assert features.feature_sets("study").keys() == features.feature_sets("quick").keys()
+    assert baselines.count_configurations("study") == baselines.count_configurations("quick")

@@ -48,8 +48,8 @@ class ClippedToTrainingRange(RegressorMixin, BaseEstimator):
     def __init__(self, estimator):
         self.estimator = estimator
 
-    def fit(self, X, y):
-        self.estimator_ = clone(self.estimator).fit(X, y)
+    def fit(self, X, y, **fit_params):
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         self.range_ = (float(np.min(y)), float(np.max(y)))
         return self
 

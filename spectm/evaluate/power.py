@@ -1,4 +1,5 @@
-"""How many matched samples does it take to resolve a difference in R^2 such as the paper's +0.037?
+"""How many matched samples does it take to resolve a difference in R^2 such as the paper's masking effect
+(``spectm.paper.PAPER["targeted_minus_random"]``)?
 
 The paper compares targeted and random masking on 147 samples from one season, with no interval. The
 uncertainty of a *difference* in R^2 between two feature sets scored on the same samples is set by how
@@ -47,13 +48,18 @@ def simulated_differences(y, predictions_a, predictions_b, groups, n_weeks: int,
     return difference[np.isfinite(difference)]
 
 
-def power_curve(y, predictions_a, predictions_b, groups, effect: float = 0.037, weeks=None, level: float = 0.95,
-                n_draws: int = 2000, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+def power_curve(y, predictions_a, predictions_b, groups, effect: float | None = None, weeks=None,
+                level: float = 0.95, n_draws: int = 2000, seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """Power to resolve ``effect`` at each season size (weeks and samples), from the twin's own noise.
 
     Returns one row per size: ``weeks``, ``samples``, ``sd`` (of the simulated difference), ``power``
-    (simulated) and ``power_normal`` (the same from the normal approximation, a check).
+    (simulated) and ``power_normal`` (the same from the normal approximation, a check). ``effect`` defaults
+    to the paper's targeted-minus-random difference.
     """
+    if effect is None:
+        from spectm.paper import PAPER
+
+        effect = PAPER["targeted_minus_random"].value
     groups = np.asarray(groups)
     n_weeks_measured = np.unique(groups).size
     per_week = groups.size / n_weeks_measured

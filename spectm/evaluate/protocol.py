@@ -242,13 +242,24 @@ class EvaluationResult:
                 "n_samples": int(self.y.size), "n_weeks": int(np.unique(self.groups).size)}  # fmt: skip
 
 
-def _fit(model, X, y, groups):
-    """Fit, passing the groups to a hyper-parameter search (its inner CV is grouped by week too)."""
+def fit_with_weeks(model, X, y, groups):
+    """Fit, handing the training samples' weeks to whatever chooses hyper-parameters inside the fold: a
+    search (``GridSearchCV``) or the last step of a pipeline (possibly wrapped, as by
+    ``ClippedToTrainingRange``) whose ``fit`` takes ``groups``. Its inner CV is then grouped by week too."""
+    import inspect
+
     from sklearn.model_selection._search import BaseSearchCV
+    from sklearn.pipeline import Pipeline
 
     if isinstance(model, BaseSearchCV):
         return model.fit(X, y, groups=groups)
+    inner = getattr(model, "estimator", model)
+    if isinstance(inner, Pipeline) and "groups" in inspect.signature(inner.steps[-1][1].fit).parameters:
+        return model.fit(X, y, **{f"{inner.steps[-1][0]}__groups": groups})
     return model.fit(X, y)
+
+
+_fit = fit_with_weeks  # the name spectm.evaluate.robustness imports
 
 
 def evaluate_features(X, y, groups, model_factory: Callable[[], object], n_splits: int = 5, n_repeats: int = 5,
@@ -275,7 +286,7 @@ def evaluate_features(X, y, groups, model_factory: Callable[[], object], n_split
     rows, fold_params = [], []
     for repeat in range(n_repeats):
         for train, test in splitter.repeat_splits(groups, repeat):
-            model = _fit(model_factory(), X[train], y[train], groups[train])
+            model = fit_with_weeks(model_factory(), X[train], y[train], groups[train])
             oof[repeat, test] = model.predict(X[test])
             fold_params.append(getattr(model, "best_params_", None))
         rows.append({"repeat": repeat, **scores(y, oof[repeat])})
