@@ -11,13 +11,13 @@ this is how CI checks that path. The numbers are simulated, never Lake Erie resu
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
 
 from spectm import paths
 from spectm.data import layout, stream
+from spectm.atomic import atomic_write
 from spectm.data.region import WESTERN_LAKE_ERIE_BBOX
 
 #: Seasons the fair test uses, each with the L2 AOP layout its granules are written in (both layouts read).
@@ -35,10 +35,8 @@ def _twin(size: str, seed: int, year: int, version: str):
 
 
 def _copy(source: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
+    with atomic_write(target) as partial:
+        shutil.copyfile(source, partial)
     return target
 
 

@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from spectm.atomic import atomic_write_text
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; the per-process .part still keeps transfers apart
@@ -717,9 +719,7 @@ def _read_state(part: Path) -> dict:
 def _write_state(part: Path, url: str, response: requests.Response) -> None:
     headers = response.headers
     state = {"url": url, "etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified")}
-    tmp = _sidecar(part).with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, _sidecar(part))
+    atomic_write_text(_sidecar(part), json.dumps(state))
 
 
 def _validator(state: Mapping[str, Any]) -> str | None:
