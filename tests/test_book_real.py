@@ -54,7 +54,7 @@ def real_book(tmp_path_factory):
     _link_twins(checkout_twins, runner / "twin", TWIN_ONLY)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SPECTM_DATA", str(maker))
-        as_fetched.lay_out_as_fetched(runner / "real", size=get_profile("quick")["twin_size"], every=EVERY)
+        as_fetched.lay_out_as_fetched(runner / "real", size=get_profile("quick")["twin"]["name"], every=EVERY)
         patch.setenv("SPECTM_DATA", str(runner))
         for chapter in CHAPTERS:  # in file order, which runs every producer before its readers
             book.execute(chapter, out / f"{chapter.stem}.ipynb", profile="quick", data="real")
