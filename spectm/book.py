@@ -13,7 +13,6 @@ Usage: ``python -m spectm.book execute book/notebooks/x.md executed/x.ipynb --pr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -81,38 +80,16 @@ def _run_papermill(staged: Path, running: Path, cwd: Path, parameters: dict, tim
     """papermill saves ``running`` after every cell, so a failed run leaves the cells that did run."""
     import papermill
 
-    with _kernel_environment(BOOK_KERNEL_ENVIRONMENT):
-        papermill.execute_notebook(
-            str(staged),
-            str(running),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(cwd),
-            execution_timeout=timeout,
-            progress_bar=False,
-            report_mode=False,
-        )
-
-
-#: What the kernel of a book build sees besides this process's environment. Progress bars stay out of the
-#: rendered pages (a tqdm widget needs require.js from a CDN, and a frozen bar says nothing to a reader);
-#: long runs still log their progress and ETA to their run folder.
-BOOK_KERNEL_ENVIRONMENT = {"TQDM_DISABLE": "1"}
-
-
-@contextlib.contextmanager
-def _kernel_environment(extra: dict[str, str]):
-    """``os.environ`` with ``extra`` while papermill starts its kernel (the kernel inherits it), then as before."""
-    before = {key: os.environ.get(key) for key in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    papermill.execute_notebook(
+        str(staged),
+        str(running),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(cwd),
+        execution_timeout=timeout,
+        progress_bar=False,
+        report_mode=False,
+    )
 
 
 def _named_failure(error: Exception, source: Path, running: Path, failed: Path,

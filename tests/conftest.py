@@ -92,3 +92,15 @@ def _block_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     yield
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread: on a shared 2-core machine two spinning OpenMP threads are 10x slower, and
+    the tiny models of the tests gain nothing from more."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import xarray as xr
 
 from spectm import experiments
@@ -102,14 +101,6 @@ def test_metrics_reader_drops_a_torn_last_line_only(tmp_path):
 TINY_RUN = {"model": {"n_layers": 1, "width": 32, "n_heads": 2, "decoder_width": 32, "decoder_depth": 1,
                       "decoder_heads": 2, "n_wavelength_frequencies": 8}, "batch_size": 32, "max_steps": 2}
 
-
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: the machine is shared, and a tiny model gains nothing from more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_a_finished_run_is_not_reused_for_other_training_data(one_thread):

@@ -25,18 +25,13 @@ TINY_MODEL = {"n_layers": 1, "width": 32, "n_heads": 2, "decoder_width": 32, "de
               "decoder_heads": 2, "n_wavelength_frequencies": 8}
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 def tiny_config(**overrides) -> dict:
     return {"profile": "quick", "model": dict(TINY_MODEL), "batch_size": 32, "epochs": 2,
             "learning_rate": 3e-3, "checkpoint_every": 3, "progress": False, **overrides}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine two spinning OpenMP threads are 10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
