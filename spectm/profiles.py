@@ -18,6 +18,9 @@ Profiles:
 - ``quick``: CPU, minutes; what CI and ``make book`` run on the small twin.
 - ``paper``: the paper's settings, read from :mod:`spectm.paper` (encoder depth and width, AdamW learning
   rate and weight decay, batch, epochs, loss weights); meant for a GPU and for real data.
+- ``study``: ``quick`` with a fair test sized to resolve the masking effect (below).
+- ``smoke``: ``quick`` with a fraction of its work, for CI's run of every chapter on the real path: it checks
+  that every code path runs; its numbers mean nothing.
 
 A new profile is an old one with a few values changed, written at module level below the others::
 
@@ -139,6 +142,23 @@ def derive(base: dict, **sections: dict) -> dict:
 #: held-out season, so a run's cost stays that of one season while the held-out samples grow.
 PROFILES["study"] = derive(PROFILES["quick"], fair={"seasons": (2020, 2021, 2022, 2023, 2024, 2025), "seeds": 5,
                                                     "epochs": 2, "pixels": 10_000})
+
+#: ``smoke``: quick's model, data and code paths with a fraction of the work, for CI's run of every chapter on
+#: the real path (``tests/test_book_real.py``); it checks that every code path runs, its numbers mean nothing.
+#: Every algorithm and feature set stays (one setting each); two ablation seeds stay (chapter 7's paired
+#: differences need two), and knn's 5 neighbours fit the smallest inner fold of that check's samples.
+PROFILES["smoke"] = derive(
+    PROFILES["quick"],
+    training={"epochs": 1},
+    ablation={"fraction": 0.1, "label_draws": 5},
+    baselines={"grids": {"ridge": {"alpha": [10.0]},
+                         "svr": {"C": [1.0], "gamma": ["scale"], "epsilon": [0.1]},
+                         "random_forest": {"n_estimators": [10], "max_depth": [4], "max_features": [0.33],
+                                           "min_samples_leaf": [2]},
+                         "knn": {"n_neighbors": [5], "weights": ["distance"]}},
+               "n_repeats": 1, "n_boot": 100},
+    fair={"pixels": 2_000},
+)
 
 
 def get_profile(name: str) -> dict:

@@ -1,7 +1,9 @@
 """Every chapter executed with ``source = "real"`` on real-format files laid out as ``spectm fetch`` lays them out.
 
-The files are the twin's (``spectm twin --as-fetched``, both L2 AOP layouts, every fourth overpass day so
-the chapters run in a few minutes under the ``quick`` profile). The check that a chapter took the real
+The files are the twin's (``spectm twin --as-fetched``, both L2 AOP layouts, every fourth overpass day),
+and the chapters run under the ``smoke`` profile: ``quick``'s code paths with a fraction of its work, since
+this check proves that every chapter takes the real path and runs, not what its numbers say (``make book``
+reads those under ``quick``). The check that a chapter took the real
 path, not the twin: the data folder the chapters run on starts with no Lake Erie twin, and a chapter
 that fell back to the twin would have to write one there; chapter 8's second water body is twin-only by
 design and is the one twin allowed.
@@ -31,6 +33,8 @@ TWIN_ONLY = {"quick-seed0-2024-turbid_bay"}
 #: chapter (86 in 2024), a quarter of the twin book's pixels to train on. At 8, chapter 6's baseline grid
 #: fails (a fold of 9 samples for a 10-neighbour regressor). SPECTM_REAL_CHECK_EVERY overrides it.
 EVERY = int(os.environ.get("SPECTM_REAL_CHECK_EVERY", "4"))
+#: The profile of every chapter here (``smoke``: every code path, a fraction of quick's work).
+PROFILE = "smoke"
 
 pytestmark = pytest.mark.skipif(os.environ.get("SPECTM_BOOK_CHECKS") != "1",
                                 reason="minutes of chapter runs: a step of .ci/run (set SPECTM_BOOK_CHECKS=1)")
@@ -54,10 +58,10 @@ def real_book(tmp_path_factory):
     _link_twins(checkout_twins, runner / "twin", TWIN_ONLY)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SPECTM_DATA", str(maker))
-        as_fetched.lay_out_as_fetched(runner / "real", size=get_profile("quick")["twin"]["name"], every=EVERY)
+        as_fetched.lay_out_as_fetched(runner / "real", size=get_profile(PROFILE)["twin"]["name"], every=EVERY)
         patch.setenv("SPECTM_DATA", str(runner))
         for chapter in CHAPTERS:  # in file order, which runs every producer before its readers
-            book.execute(chapter, out / f"{chapter.stem}.ipynb", profile="quick", data="real")
+            book.execute(chapter, out / f"{chapter.stem}.ipynb", profile=PROFILE, data="real")
         yield runner, out
 
 
@@ -72,8 +76,8 @@ def test_every_chapter_ran_on_the_real_path(real_book):
     twins = {p.name for p in (runner / "twin").iterdir()} if (runner / "twin").exists() else set()
     assert twins <= TWIN_ONLY, f"a chapter fell back to the Lake Erie twin: {sorted(twins - TWIN_ONLY)}"
     results = {p.name for p in (runner / "results").iterdir()}
-    assert results == {"real-quick-seed0"}, results
-    saved = {p.stem for p in (runner / "results" / "real-quick-seed0").glob("*.json")}
+    assert results == {f"real-{PROFILE}-seed0"}, results
+    saved = {p.stem for p in (runner / "results" / f"real-{PROFILE}-seed0").glob("*.json")}
     assert saved == {name for c in CHAPTER_RESULTS.values() for name in c["produces"]}
 
 
