@@ -72,10 +72,25 @@ def test_a_pixel_budget_draws_the_same_pixels_of_the_other_seasons_for_every_arm
         fair_test.pretrain_without(data, 2024, "quick", arm, seed=seed, epochs=1, max_pixels=20)
     first = seen[0]
     for config, train, validation, tag in seen:
-        assert len(train) == 20 and tag == "fair-pixels20"
+        assert len(train) == 20 and len(validation) == 5 and tag == "fair-pixels20-validation5"
         for part in (train, validation):
             assert set(pd.DatetimeIndex(part.time).year) <= {2023, 2025}  # no held-out season's image
         np.testing.assert_array_equal(train.values.numpy(), first[1].values.numpy())
+        np.testing.assert_array_equal(validation.values.numpy(), first[2].values.numpy())
+
+
+def test_a_pixel_budget_keeps_the_training_draw_of_every_earlier_fair_run(monkeypatch):
+    """Capping the validation pixels changes the runs' diagnostics only: the training pixels are the draw
+    the fair test always made, so the trained encoders and the book's numbers stay as they were."""
+    seen = []
+    monkeypatch.setattr(fair_test.experiments, "pretrain",
+                        lambda table, config, train=None, validation=None, data_tag="": seen.append(train))
+    data = {year: {"pixels": _spectral_pixels(year)} for year in (2023, 2024, 2025)}
+    fair_test.pretrain_without(data, 2024, "quick", "targeted", seed=0, epochs=1, max_pixels=20)
+    pixels = xr.concat([data[2023]["pixels"], data[2025]["pixels"]], dim="pixel")
+    train, _, _, _ = fair_test.experiments.pretraining_data(pixels, seed=0)
+    rows = np.sort(np.random.default_rng(0).choice(len(train), size=20, replace=False))
+    np.testing.assert_array_equal(seen[0].values.numpy(), train.values.numpy()[rows])
 
 
 def test_family_differences_pair_each_family_with_targeted_seed_by_seed():
