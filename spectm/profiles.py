@@ -145,20 +145,11 @@ PROFILES["study"] = derive(PROFILES["quick"], fair={"seasons": (2020, 2021, 2022
 
 #: ``smoke``: quick's model, data and code paths with a fraction of the work, for CI's run of every chapter on
 #: the real path (``tests/test_book_real.py``); it checks that every code path runs, its numbers mean nothing.
-#: Every algorithm and feature set stays (one setting each); two ablation seeds stay (chapter 7's paired
-#: differences need two), and knn's 5 neighbours fit the smallest inner fold of that check's samples.
-PROFILES["smoke"] = derive(
-    PROFILES["quick"],
-    training={"epochs": 1},
-    ablation={"fraction": 0.1, "label_draws": 5},
-    baselines={"grids": {"ridge": {"alpha": [10.0]},
-                         "svr": {"C": [1.0], "gamma": ["scale"], "epsilon": [0.1]},
-                         "random_forest": {"n_estimators": [10], "max_depth": [4], "max_features": [0.33],
-                                           "min_samples_leaf": [2]},
-                         "knn": {"n_neighbors": [5], "weights": ["distance"]}},
-               "n_repeats": 1, "n_boot": 100},
-    fair={"pixels": 2_000},
-)
+#: Two ablation seeds stay (chapter 7's paired differences need two). The baselines stay quick's: the
+#: best one feeds chapter 8, and a smaller grid chose one (random forest on band ratios) whose key bands
+#: chapter 8's wavelength-shift curve pushes off the grid, a failure quick does not meet.
+PROFILES["smoke"] = derive(PROFILES["quick"], training={"epochs": 1}, ablation={"fraction": 0.1, "label_draws": 5},
+                           fair={"pixels": 2_000})
 
 
 def get_profile(name: str) -> dict:

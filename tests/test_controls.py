@@ -198,3 +198,23 @@ def test_across_seasons_every_control_and_every_encoder_is_scored_on_the_same_fo
         weeks = protocol.table_groups(table)
         assert set(weeks[list(train)]).isdisjoint(weeks[list(test)])  # no sampling week on both sides
     assert set(frame.attrs["oof"]) == set(features)
+
+
+def test_the_alpha_search_scores_every_penalty_as_one_ridge_fit_per_penalty_would(monkeypatch):
+    """The search's errors from one SVD per fold equal those of a fitted Ridge per penalty (rank-deficient
+    folds included), and the search fits no Ridge but the final one."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    for n, p in ((60, 5), (40, 64)):  # more samples than features, and fewer
+        X, y = rng.normal(size=(n, p)), rng.normal(size=n)
+        train, test = np.arange(n) < 0.75 * n, np.arange(n) >= 0.75 * n
+        expected = [np.sum((Ridge(alpha=a).fit(X[train], y[train]).predict(X[test]) - y[test]) ** 2)
+                    for a in controls.RIDGE_ALPHAS]
+        got = controls.ridge_path_errors(X[train], y[train], X[test], y[test], controls.RIDGE_ALPHAS)
+        np.testing.assert_allclose(got, expected, rtol=1e-8)
+    fits = []
+    real_fit = Ridge.fit
+    monkeypatch.setattr(Ridge, "fit", lambda self, *a, **k: (fits.append(self.alpha), real_fit(self, *a, **k))[1])
+    model = controls.WeekGroupedRidgeCV().fit(X, y, np.repeat(np.arange(8), 5))
+    assert fits == [model.alpha_]
