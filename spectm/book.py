@@ -13,6 +13,7 @@ Usage: ``python -m spectm.book execute book/notebooks/x.md executed/x.ipynb --pr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -76,20 +77,35 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
     return time.perf_counter() - start
 
 
+#: The kernel's environment beside the caller's. One BLAS thread for numpy and scipy: the chapters' linear
+#: algebra is on matrices of a few hundred rows, where a second OpenBLAS thread only spins against torch's
+#: threads in the same kernel (measured on the 2-core machine: chapter 7's downstream R^2 took 5x less CPU
+#: with one thread, the same numbers). torch keeps its own thread count.
+KERNEL_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """:data:`KERNEL_ENVIRONMENT` set while the kernel starts (it inherits this process's environment)."""
+    saved = {name: os.environ.get(name) for name in KERNEL_ENVIRONMENT}
+    os.environ.update(KERNEL_ENVIRONMENT)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _run_papermill(staged: Path, running: Path, cwd: Path, parameters: dict, timeout: int) -> None:
     """papermill saves ``running`` after every cell, so a failed run leaves the cells that did run."""
     import papermill
 
-    papermill.execute_notebook(
-        str(staged),
-        str(running),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(cwd),
-        execution_timeout=timeout,
-        progress_bar=False,
-        report_mode=False,
-    )
+    with _kernel_environment():
+        papermill.execute_notebook(str(staged), str(running), parameters=parameters, kernel_name="python3",
+                                   cwd=str(cwd), execution_timeout=timeout, progress_bar=False, report_mode=False)
 
 
 def _named_failure(error: Exception, source: Path, running: Path, failed: Path,

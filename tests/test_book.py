@@ -1,6 +1,7 @@
 """The notebook runner behind `make book`: profiles injected, failures named, targets written atomically."""
 
 import json
+import os
 
 import pytest
 
@@ -52,6 +53,17 @@ def test_profile_is_injected_and_injected_cell_is_hidden(tmp_path):
     outputs = "".join("".join(t) if isinstance(t, list) else t for t in texts)
     assert "running under paper" in outputs
     assert sorted(p.name for p in target.parent.iterdir()) == ["chapter.ipynb"]
+
+
+def test_the_kernel_runs_numpy_on_one_blas_thread_and_the_caller_keeps_its_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    source = write(tmp_path, "import numpy\nfrom threadpoolctl import threadpool_info\n"
+                             "print('blas threads', sorted({p['num_threads'] for p in threadpool_info() "
+                             "if p['user_api'] == 'blas' and p['internal_api'] == 'openblas'}))")
+    target = tmp_path / "chapter.ipynb"
+    book.execute(source, target, timeout=120)
+    assert "blas threads [1]" in target.read_text()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
 
 
 def test_a_failing_cell_names_notebook_and_cell_and_writes_no_target(tmp_path):
