@@ -49,9 +49,9 @@ def _find_dim(group, name):
     raise KeyError(name)
 
 
-#: Scan lines packed and written at a time (8 of l2gen's 32-line chunks): a full 1710-line swath of 172
+#: Scan lines packed and written at a time (2 of l2gen's 32-line chunks): a full 1710-line swath of 172
 #: bands is 1.5 GB as float32, and its float64 temporaries would be several times that.
-_BLOCK_LINES = 256
+_BLOCK_LINES = 64
 
 
 def _line_blocks(lines: int) -> list[slice]:
