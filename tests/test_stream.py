@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from spectm.bands import oci_rrs_centers
-from spectm.data import stream
+from spectm.data import layout, stream
 from spectm.data.access import DataAccessError
 from spectm.data.errors import DataFormatError
 from spectm.data.localserver import RangeServer, intersecting_chunk_bytes, measure_streaming
@@ -369,7 +369,7 @@ def test_fetch_pace_streams_the_lake_erie_window_by_default(served, tmp_path, mo
         assert cli.main(["fetch", "pace", "--year", "2024", "--out", str(tmp_path)]) == 0
         fetched = server.bytes_served
     subset = tmp_path / "pace" / path.name
-    assert asked["version"] == "3.2"
+    assert asked["version"] == "3.2" and layout.recorded_version(2024, tmp_path) == "3.2"
     assert subset.exists() and subset.stat().st_size < path.stat().st_size
     assert 0 < fetched < path.stat().st_size / 2
     assert "streamed the western Lake Erie window of 1 granules" in capsys.readouterr().out
