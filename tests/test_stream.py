@@ -9,6 +9,7 @@ boundaries on every axis, and the bytes bound is per chunk.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import fsspec
@@ -373,3 +374,87 @@ def test_fetch_pace_streams_the_lake_erie_window_by_default(served, tmp_path, mo
     assert subset.exists() and subset.stat().st_size < path.stat().st_size
     assert 0 < fetched < path.stat().st_size / 2
     assert "streamed the western Lake Erie window of 1 granules" in capsys.readouterr().out
+
+
+class _CountedReads(io.RawIOBase):
+    """A local file that records the byte ranges HDF5 reads from it."""
+
+    def __init__(self, path):
+        self.file, self.reads = open(path, "rb"), []
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        return self.file.seek(offset, whence)
+
+    def tell(self):
+        return self.file.tell()
+
+    def readinto(self, buffer):
+        start = self.file.tell()
+        count = self.file.readinto(buffer)
+        self.reads.append((start, start + count))
+        return count
+
+    def close(self):
+        self.file.close()
+        super().close()
+
+
+def _navigation_swath(path, lines=1710, pixels=1272):
+    """Only the navigation and line edges of a full swath in the twin's geometry (tilted lines ~2300 km
+    long), with l2gen's (256, 1272) chunks: what the window search reads, without 172 bands to write."""
+    from spectm.twin.writers.swath import _from_frame, swath_axes
+
+    along, across = swath_axes(np.array([-60.0, 60.0]), lines, pixels, 300.0, lines // 2)
+    lat, lon = _from_frame(along, across)
+    dims = ("number_of_lines", "pixels_per_line")
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension(dims[0], lines), nc.createDimension(dims[1], pixels)
+        edges, nav = nc.createGroup("scan_line_attributes"), nc.createGroup("navigation_data")
+        for prefix, column in (("s", 0), ("c", pixels // 2), ("e", -1)):
+            edges.createVariable(f"{prefix}lat", "f4", dims[:1])[:] = lat[:, column]
+            edges.createVariable(f"{prefix}lon", "f4", dims[:1])[:] = lon[:, column]
+        for name, values in (("latitude", lat), ("longitude", lon)):
+            nav.createVariable(name, "f4", dims, zlib=True, shuffle=True, chunksizes=(256, pixels))[:] = values
+    return path
+
+
+def _chunk_rows_read(path, reads) -> dict[str, list[int]]:
+    import h5py
+
+    touched = {}
+    with h5py.File(path) as h5:
+        for name in ("latitude", "longitude"):
+            dset = h5["navigation_data"][name]
+            for i in range(dset.id.get_num_chunks()):
+                info = dset.id.get_chunk_info(i)
+                hits = sum(a < info.byte_offset + info.size and info.byte_offset < b for a, b in reads)
+                touched.setdefault(name, []).extend([info.chunk_offset[0] // 256] * hits)
+    return touched
+
+
+def test_full_swath_window_reads_each_navigation_chunk_it_needs_once(tmp_path):
+    """A full-width line is tilted: the box around its three edge points spans degrees of latitude and
+    pulled in chunk rows of latitude/longitude (the bulk of a granule) that hold no window pixel; and the
+    copy read the window's rows a second time. Now: the rows meeting the window, each read once."""
+    import h5netcdf
+
+    from spectm.data.region import WESTERN_LAKE_ERIE_BBOX as box
+
+    path = _navigation_swath(tmp_path / "nav.nc")
+    handle = _CountedReads(path)
+    with h5netcdf.File(handle, "r") as h5:
+        rows, cols = stream.find_window(h5, box)
+    needed = sorted({line // 256 for line in (rows.start, rows.stop - 1)})
+    assert _chunk_rows_read(path, handle.reads) == {"latitude": needed, "longitude": needed}
+    assert rows.stop - rows.start < 256 and cols.stop - cols.start < 200
+    handle = _CountedReads(path)
+    stream._subset_open(handle, path.name, box, tmp_path / "out" / path.name, None, None)
+    assert _chunk_rows_read(path, handle.reads) == {"latitude": needed, "longitude": needed}
+    whole = netCDF4.Dataset(path)["navigation_data"]["latitude"][rows, cols]
+    np.testing.assert_array_equal(netCDF4.Dataset(tmp_path / "out" / path.name)["navigation_data"]["latitude"][:], whole)
