@@ -1,8 +1,8 @@
 """Twin granules at full-swath size: the twin's Lake Erie scene placed inside a whole OCI swath.
 
 Why: the twin writes a cut-out (the western basin and a margin) so that a season stays small, but a real
-L2 AOP granule holds the whole swath, about 1710 scan lines x 1272 pixels (``/work/shared/specs``,
-pace-oci.md section 2). What streaming a window costs (the chunks, the HDF5 chunk index, the edges of
+L2 AOP granule holds the whole swath, about 1710 scan lines x 1272 pixels (OB.DAAC's file-structure
+notes, l2gen's ``l2_generic.c``). What streaming a window costs (the chunks, the HDF5 chunk index, the edges of
 every line) depends on that shape, so the real path is measured on twin granules that have it.
 
 Geometry (a twin approximation, the frame of :func:`spectm.twin.atmosphere.plan_overpass`): an ascending
