@@ -27,22 +27,6 @@ from spectm.profiles import get_profile
 #: Where the data a chapter runs on comes from (``spectm.experiments.lake_erie_data``'s ``source``).
 SOURCES = ("twin", "real")
 
-
-def source_label(source: str, short: bool = False, real_root=None) -> str:
-    """What a verdict box or result table calls the data of ``source``.
-
-    ``real`` files written by ``spectm twin --as-fetched`` (its marker in ``pace/``) are simulated, so
-    they are labelled as such, never as real data; ``real_root``: the real-data folder (default
-    ``data/real``).
-    """
-    from spectm.data.layout import twin_written
-
-    if source == "twin":
-        return "twin" if short else "the Lake Erie twin"
-    if twin_written(real_root):
-        return "real-format twin files, simulated" if short else "real-format files written by the twin (simulated)"
-    return "real data" if short else "real PACE OCI and GLERL data"
-
 #: What each chapter saves for later chapters and what it reads from earlier ones; chapters not listed
 #: neither save nor read results.
 CHAPTER_RESULTS: dict[str, dict[str, tuple[str, ...]]] = {

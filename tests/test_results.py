@@ -219,7 +219,8 @@ def test_real_files_written_by_the_twin_are_labelled_simulated(tmp_path, monkeyp
     from spectm import paths
     from spectm.data import layout
     from spectm.evaluate import claims
-    from spectm.results import ResultStore, source_label
+    from spectm.data.layout import source_label
+    from spectm.results import ResultStore
 
     real = tmp_path / "real"
     (real / "pace").mkdir(parents=True)

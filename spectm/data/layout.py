@@ -178,3 +178,17 @@ def require_season(year: int, root=None, version: str | None = None) -> SeasonFi
 def twin_written(root=None) -> bool:
     """True when the folder was filled by ``spectm twin --as-fetched`` (simulated files in the fetch layout)."""
     return (_root(root) / "pace" / TWIN_MARKER).is_file()
+
+
+def source_label(source: str, short: bool = False, real_root=None) -> str:
+    """What a verdict box or result table calls the data of ``source`` ("twin" or "real").
+
+    ``real`` files written by ``spectm twin --as-fetched`` (its marker in ``pace/``) are simulated, so
+    they are labelled as such, never as real data; ``real_root``: the real-data folder (default
+    ``data/real``).
+    """
+    if source == "twin":
+        return "twin" if short else "the Lake Erie twin"
+    if twin_written(real_root):
+        return "real-format twin files, simulated" if short else "real-format files written by the twin (simulated)"
+    return "real data" if short else "real PACE OCI and GLERL data"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from spectm.data.layout import source_label
 from spectm.paper import PAPER
-from spectm.results import source_label
 from spectm.verdicts import RULE, judge
 
 #: The microcystin chapter's model rows, in the order the chapter shows them.
