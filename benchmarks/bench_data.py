@@ -1,17 +1,19 @@
 """Data-path benchmark: twin generation, pixel-table build (serial vs dask), streamed subsets, matchups.
 
 ``python -m benchmarks data [--size quick|season] [--out DIR] [--json FILE] [--schedulers threads,processes]
-[--stream-lines 384 --stream-pixels 1272 --stream-layouts 3.1]``
+[--stream-lines 1710 --stream-layouts 3.1,3.2 --stream-only]``
 
 Each stage runs in its own subprocess so ``ru_maxrss`` (peak resident memory) belongs to that stage
 alone. Targets: a ``season`` twin in < 2 minutes on 2 cores; pixel-table peak memory < 2 GiB; the dask
 build at least as fast as the serial one (``serial_over_dask >= 1``; ~cores on an idle machine); a
 streamed subset at most twice the compressed chunks it needs and a small fraction of the file.
 
-The streaming stage writes full-width swaths (``--stream-pixels 1272``) with the project's writer and
-the real chunking, serves them from a local ``Range`` server on 127.0.0.1 and counts the bytes sent.
-A full 1710-line swath of 172 bands needs several GiB of memory in the writer; pass
-``--stream-lines 1710`` on a machine that has them.
+The streaming stage writes the twin's first granule at full-swath size (``--stream-lines`` x 1272
+pixels, 1710 by default: :mod:`spectm.twin.writers.swath`) in each layout, serves it from a local
+``Range`` server on 127.0.0.1, streams the western Lake Erie window and reports the bytes sent against
+the compressed chunks that meet the box and the whole file. ``--stream-only`` runs only that (and the
+twin it needs): ``python -m benchmarks data --size tiny --stream-only``. A 1710-line swath needs about
+4 GiB of memory in the writer.
 """
 
 from __future__ import annotations
@@ -56,16 +58,18 @@ print(json.dumps({"seconds": seconds, "pixels": table.sizes["pixel"], "granules"
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "maxrss_before_kib": before}))
 """,
     "stream": """
-import json, sys, time
+import json, resource, sys, time
 from pathlib import Path
 import fsspec
-from spectm.data.stream import subset_granule
 from spectm.data.localserver import RangeServer, intersecting_chunk_bytes
-from tests.test_stream import BBOX, write_granule
-folder, lines, pixels, layout = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-t = time.perf_counter()
-path = write_granule(folder / "whole" / layout, layout, lines, pixels, (int(lines * 0.6), pixels // 2))
-write_s = time.perf_counter() - t
+from spectm.data.region import WESTERN_LAKE_ERIE_BBOX as BBOX
+from spectm.data.stream import subset_granule
+from spectm.twin.writers.swath import FULL_SWATH, write_full_swath
+folder, lines, layout, twin = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+source = sorted((twin / "pace").glob("*.nc"))[0]
+t, cpu = time.perf_counter(), time.process_time()
+path = write_full_swath(source, folder / "whole" / layout, swath=(lines, FULL_SWATH[1]), layout=layout)
+write_s, write_cpu_s = time.perf_counter() - t, time.process_time() - cpu
 with RangeServer(path.parent) as server:
     t = time.perf_counter()
     result = subset_granule(server.url(path.name), BBOX, folder / "subset" / layout, fs=fsspec.filesystem("http"))
@@ -73,10 +77,11 @@ with RangeServer(path.parent) as server:
     streamed, requests = server.bytes_served, server.httpd.requests
 rows = slice(result.line_offset, result.line_offset + result.lines)
 cols = slice(result.pixel_offset, result.pixel_offset + result.pixels)
-print(json.dumps({"layout": layout, "swath": [lines, pixels, 172], "window": [result.lines, result.pixels],
-                  "file_bytes": path.stat().st_size, "streamed_bytes": streamed, "requests": requests,
-                  "needed_chunk_bytes": intersecting_chunk_bytes(path, rows, cols),
-                  "subset_file_bytes": result.path.stat().st_size, "stream_s": stream_s, "write_s": write_s}))
+print(json.dumps({"layout": layout, "swath": [lines, FULL_SWATH[1], 172], "window": [result.lines, result.pixels],
+                  "source": source.name, "file_bytes": path.stat().st_size, "streamed_bytes": streamed,
+                  "requests": requests, "needed_chunk_bytes": intersecting_chunk_bytes(path, rows, cols),
+                  "subset_file_bytes": result.path.stat().st_size, "stream_s": stream_s, "write_s": write_s,
+                  "write_cpu_s": write_cpu_s, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """,
     "matchup": """
 import json, resource, sys, time
@@ -124,9 +129,10 @@ def _parse(argv):
     parser.add_argument("--out", default=None, help="twin folder (default: a fresh temporary folder)")
     parser.add_argument("--json", default=None, help="where to write the results (default benchmarks/results/bench_data_<size>.json)")
     parser.add_argument("--schedulers", default="threads,processes", help="dask schedulers to time against the serial build")
-    parser.add_argument("--stream-lines", type=int, default=384, help="scan lines of the streamed test granule (real: 1710)")
-    parser.add_argument("--stream-pixels", type=int, default=1272, help="pixels per line of the streamed test granule")
-    parser.add_argument("--stream-layouts", default="3.1", help="processing versions to stream, e.g. 3.1,3.2 ('' skips)")
+    parser.add_argument("--stream-lines", type=int, default=1710, help="scan lines of the streamed full-swath twin granule")
+    parser.add_argument("--stream-layouts", default="3.1,3.2", help="processing versions to stream, e.g. 3.1,3.2 ('' skips)")
+    parser.add_argument("--stream-only", action="store_true",
+                        help="only the twin (for its first granule) and the streamed full-swath subsets")
     return parser.parse_args(argv)
 
 
@@ -141,10 +147,11 @@ def _pixel_builds(args, twin_dir: str, scratch: str) -> dict:
     return builds
 
 
-def _streams(args, scratch: str) -> list[dict]:
+def _streams(args, scratch: str, twin_dir: str) -> list[dict]:
+    """Each layout: the twin's first granule written at full-swath size, its Lake Erie window streamed."""
     runs = []
     for layout in [v for v in args.stream_layouts.split(",") if v]:
-        run = _run("stream", os.path.join(scratch, "stream"), str(args.stream_lines), str(args.stream_pixels), layout)
+        run = _run("stream", os.path.join(scratch, "stream"), str(args.stream_lines), layout, twin_dir)
         runs.append({**run, "streamed_over_needed": run["streamed_bytes"] / run["needed_chunk_bytes"],
                      "streamed_over_file": run["streamed_bytes"] / run["file_bytes"]})  # fmt: skip
     return runs
@@ -164,12 +171,7 @@ def _rows(results: dict, tolerance: float) -> list[tuple[str, str, str]]:
             rows.append((f"pixel table, dask {name}", f"{build['seconds']:.2f} s",
                          f"serial/dask {build['serial_over_this']:.2f}x, peak {build['peak_gib']:.2f} GiB"))  # fmt: skip
     rows.append(("pixel table peak RSS", f"{serial['peak_gib']:.2f} GiB", f"{serial['pixels']:,} pixels x 122 bands (serial)"))
-    for run in results["streams"]:
-        mb = 1e6
-        rows.append((f"streamed subset V{run['layout']}", f"{run['streamed_bytes'] / mb:.2f} MB",
-                     f"whole file {run['file_bytes'] / mb:.2f} MB ({run['streamed_over_file']:.1%}); chunks needed "
-                     f"{run['needed_chunk_bytes'] / mb:.2f} MB (x{run['streamed_over_needed']:.2f}); {run['requests']} requests, "
-                     f"{run['stream_s']:.1f} s; swath {run['swath'][0]}x{run['swath'][1]}x172, window {run['window'][0]}x{run['window'][1]}"))  # fmt: skip
+    rows += _stream_rows(results["streams"])
     rows += [
         ("matchup (kd-tree)", f"{matchup['index_s'] * 1e3:.1f} ms", f"identical to brute force: {matchup['identical']}"),
         ("matchup (brute force)", f"{matchup['bruteforce_s'] * 1e3:.1f} ms", f"ratio {matchup['bruteforce_over_index']:.1f}x"),
@@ -180,6 +182,27 @@ def _rows(results: dict, tolerance: float) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _stream_rows(streams: list[dict]) -> list[tuple[str, str, str]]:
+    mb = 1e6
+    return [(f"streamed subset V{run['layout']}", f"{run['streamed_bytes'] / mb:.2f} MB",
+             f"chunks meeting the box {run['needed_chunk_bytes'] / mb:.2f} MB (x{run['streamed_over_needed']:.2f}); "
+             f"whole file {run['file_bytes'] / mb:.1f} MB ({run['streamed_over_file']:.1%}); {run['requests']} requests, "
+             f"{run['stream_s']:.1f} s; swath {run['swath'][0]}x{run['swath'][1]}x172 written in {run['write_s']:.0f} s "
+             f"({run['write_cpu_s']:.0f} s CPU), window {run['window'][0]}x{run['window'][1]}")
+            for run in streams]  # fmt: skip
+
+
+def _report(results: dict, rows) -> int:
+    print(f"bench_data: size={results['size']}, {os.cpu_count()} CPUs")
+    for name, value, note in rows:
+        print(f"  {name:<26} {value:>12}  {note}")
+    target = Path(results.pop("json") or Path(__file__).parent / "results" / f"bench_data_{results['size']}.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=1))
+    print(f"results -> {target}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     from spectm.twin.config import get_size
@@ -187,12 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-data-") as scratch:
         twin_dir = args.out or os.path.join(scratch, "twin")
         twin = _run("twin", args.size, twin_dir)
+        if args.stream_only:
+            streams = _streams(args, scratch, twin_dir)
+            return _report({"size": args.size, "json": args.json, "streams": streams}, _stream_rows(streams))
         builds = _pixel_builds(args, twin_dir, scratch)
         tolerance = max(1.0, get_size(args.size).pixel_km / 2)
         matchup = _run("matchup", args.size, twin_dir, os.path.join(scratch, "cache-serial"), str(tolerance))
-        streams = _streams(args, scratch)
+        streams = _streams(args, scratch, twin_dir)
     results = {
         "size": args.size,
+        "json": args.json,
         "cpus": os.cpu_count(),
         "twin": {**twin, "swath_pixels_per_s": twin["swath_pixels"] / twin["seconds"], "peak_gib": twin["maxrss_kib"] / 1024.0**2},
         "pixel_table": builds["serial"],
@@ -200,14 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "streams": streams,
         "matchup": {**matchup, "bruteforce_over_index": matchup["bruteforce_s"] / max(matchup["index_s"], 1e-9)},
     }  # fmt: skip
-    print(f"bench_data: size={args.size}, {os.cpu_count()} CPUs")
-    for name, value, note in _rows(results, tolerance):
-        print(f"  {name:<26} {value:>12}  {note}")
-    target = Path(args.json or Path(__file__).parent / "results" / f"bench_data_{args.size}.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(results, indent=1))
-    print(f"results -> {target}")
-    return 0
+    return _report(results, _rows(results, tolerance))
 
 
 if __name__ == "__main__":

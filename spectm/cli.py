@@ -32,16 +32,28 @@ def _fetch(args: argparse.Namespace) -> int:
     from spectm.data import access
 
     out = paths.real_dir() if args.out is None else args.out
-    if args.if_missing and (on_disk := _already_fetched(args, out)):
-        print(on_disk)
-        return 0
     try:
+        if args.source == "pace":
+            args.version = _pace_version(args, out)
+        if args.if_missing and (on_disk := _already_fetched(args, out)):
+            print(on_disk)
+            return 0
         files = _FETCHERS[args.source](args, f"{out}/{args.source}")
     except access.DataAccessError as error:  # unreachable, cut short, not the file, or no data that year
         print(error, file=sys.stderr)
         return 2
     print(f"{len(files)} verified files in {out}/{args.source}")
     return 0
+
+
+def _pace_version(args: argparse.Namespace, out) -> str:
+    """The version to fetch: the one asked for, else the season's recorded one, else 3.2; refused when
+    the season on disk is of another version (:class:`spectm.data.layout.MixedVersions`)."""
+    from spectm.data import layout
+
+    version = args.version or layout.recorded_version(args.year, out) or "3.2"
+    layout.check_version(args.year, version, out)
+    return version
 
 
 def _already_fetched(args: argparse.Namespace, out) -> str | None:
@@ -133,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("source", choices=["pace", "glerl", "gridmet"])
     fetch.add_argument("--year", type=int, default=2024,
                        help="season: GLERL 2012-2022 and 2024-2025, gridMET 1979-now, PACE 2024-now")
-    fetch.add_argument("--version", default="3.2", help="PACE L2 AOP processing version (3.2, or 3.1 on request)")
+    fetch.add_argument("--version", default=None,
+                       help="PACE L2 AOP processing version: 3.2, or 3.1 on request (default: the version the "
+                            "season was fetched in, else 3.2); a season never mixes two")
     fetch.add_argument("--whole-granules", action="store_true",
                        help="PACE: download whole granules instead of streaming only the Lake Erie window")
     fetch.add_argument("--limit", type=int, default=0, help="download at most this many granules (0: all)")

@@ -133,3 +133,47 @@ def test_make_book_twin_neither_fetches_nor_touches_the_real_folders(tmp_path):
     assert "fetch" not in planned and "executed-real" not in planned and "_build/real" not in planned
     targets = re.findall(r"spectm\.book execute book/notebooks/\w+\.md (\S+)", planned)
     assert len(targets) == 9 and all(t.startswith("executed/") for t in targets)
+
+
+def _no_network(monkeypatch):
+    for name in ("download_url", "search_pace_granules", "earthdata_session"):
+        monkeypatch.setattr(access, name, lambda *a, **k: pytest.fail("fetched although the version differs"))
+
+
+@pytest.mark.parametrize("year, args", [(2024, ["--if-missing", "--version", "3.2"]), (2025, ["--version", "3.1"])])
+def test_fetch_of_another_version_than_recorded_is_one_sentence(fetched, year, args, capsys, monkeypatch):
+    root, _ = fetched
+    _no_network(monkeypatch)
+    assert cli.main(["fetch", "pace", "--year", str(year), "--out", str(root), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    recorded, asked = as_fetched.SEASON_LAYOUTS[year], args[-1]
+    assert len(err.splitlines()) == 1 and str(root / "pace") in err
+    assert f"fetched as V{recorded}" in err and f"not the V{asked} asked for" in err
+
+
+def test_fetch_without_version_keeps_the_recorded_one(fetched, capsys, monkeypatch):
+    root, _ = fetched
+    _no_network(monkeypatch)
+    assert cli.main(["fetch", "pace", "--year", "2024", "--if-missing", "--out", str(root)]) == 0  # V3.1 on disk
+    assert "nothing fetched" in capsys.readouterr().out
+
+
+def test_read_with_another_version_is_refused(fetched):
+    root, seasons = fetched
+    assert layout.require_season(2024, root, version="3.1").pace == seasons[2024].pace
+    with pytest.raises(layout.MixedVersions, match=r"PACE 2024 season fetched as V3\.1 .*not the V3\.2 asked for"):
+        layout.require_season(2024, root, version="3.2")
+
+
+def test_season_holding_two_versions_is_refused(fetched, tmp_path):
+    root, seasons = fetched
+    copy = tmp_path / "real"
+    shutil.copytree(root, copy, copy_function=os.link)
+    stray = copy / "pace" / seasons[2024].pace[0].name.replace("V3_1", "V3_2")
+    os.link(seasons[2024].pace[0], stray)
+    with pytest.raises(layout.MixedVersions, match=rf"granules of V3\.1, V3\.2 .*{re.escape(stray.name)}.*record says V3\.1"):
+        layout.season_files(2024, copy)
+    os.unlink(copy / "pace" / layout.pace_record_path(2024).name)
+    with pytest.raises(layout.MixedVersions, match=r"granules of V3\.1, V3\.2"):
+        layout.season_files(2024, copy)  # without a record, two versions in the names are refused too
+    assert layout.season_files(2025, copy).pace  # the other season is untouched

@@ -211,3 +211,27 @@ def test_make_runs_each_chapter_after_the_chapters_it_reads(tmp_path):
     executed = re.findall(r"spectm\.book execute book/notebooks/(\w+)\.md", planned)
     assert executed == ["05_reconstruction", "06_microcystin", "07_ablations", "08_trust", "09_side_by_side"]
     assert (tmp_path / "executed" / "deps.mk").read_text() == results.makedeps()
+
+
+def test_real_files_written_by_the_twin_are_labelled_simulated(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from spectm import paths
+    from spectm.data import layout
+    from spectm.evaluate import claims
+    from spectm.data.layout import source_label
+    from spectm.results import ResultStore
+
+    real = tmp_path / "real"
+    (real / "pace").mkdir(parents=True)
+    assert source_label("real", real_root=real) == "real PACE OCI and GLERL data"
+    assert source_label("twin") == "the Lake Erie twin"
+    (real / "pace" / layout.TWIN_MARKER).write_text("simulated")
+    assert source_label("real", real_root=real) == "real-format files written by the twin (simulated)"
+    assert source_label("real", short=True, real_root=real) == "real-format twin files, simulated"
+    monkeypatch.setattr(paths, "real_dir", lambda: real)
+    frame = pd.DataFrame([{"claim": "c", "paper": "p", "this book": "b", "verdict": "v"}])
+    frame.attrs["rule"] = "rule"
+    monkeypatch.setattr(claims, "verdicts", lambda store: frame)
+    text = claims.verdicts_markdown(ResultStore("quick", 0, "real"))
+    assert "Measured on real-format files written by the twin (simulated)" in text and "real PACE OCI" not in text

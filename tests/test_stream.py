@@ -1,13 +1,15 @@
 """Streaming the bbox window of L2 AOP granules over HTTP byte ranges (local server on 127.0.0.1 only).
 
-The granules are written by the project's writer with the real l2gen chunking (32 lines x 256 pixels x
-40 bands) but a reduced swath (:data:`LINES` x :data:`PIXELS` instead of 1710 x 1272): the writer needs
-all 172 bands, and a full swath of them takes minutes and gigabytes on the shared test machine. The
-window still crosses chunk boundaries on every axis, and the bytes bound below is per chunk.
+Two kinds of granule, both with the real l2gen chunking (32 lines x 256 pixels x 40 bands): twin granules
+at full-swath width (:mod:`spectm.twin.writers.swath`, 1272 pixels, 120 of the real 1710 lines so the
+tests take seconds; ``python -m benchmarks data --stream-only`` measures the 1710-line granule), and
+synthetic swaths of :data:`LINES` x :data:`PIXELS` for the error paths. The window crosses chunk
+boundaries on every axis, and the bytes bound is per chunk.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import fsspec
@@ -18,7 +20,7 @@ import pytest
 import requests
 
 from spectm.bands import oci_rrs_centers
-from spectm.data import stream
+from spectm.data import layout, stream
 from spectm.data.access import DataAccessError
 from spectm.data.errors import DataFormatError
 from spectm.data.localserver import RangeServer, intersecting_chunk_bytes, measure_streaming
@@ -121,15 +123,63 @@ def test_streamed_window_equals_whole_file_read_and_costs_only_its_chunks(served
     assert served_bytes < 0.6 * size
 
 
-@pytest.mark.slow
-def test_full_width_swath_sends_at_most_twice_its_chunks_and_a_fraction_of_the_file(tmp_path):
-    """1272 pixels across, as OCI writes them: the window's chunks plus the HDF5 index of every chunk travel."""
-    path = write_granule(tmp_path / "whole", "3.2", lines=96, pixels=1272, center=(48, 636))
-    [row] = measure_streaming([path], BBOX, tmp_path / "subset")
-    print(f"full width: sent {row['sent_bytes']:,} B for chunks of {row['needed_bytes']:,} B; file {row['file_bytes']:,} B")
-    assert row["sent_bytes"] <= 2 * row["needed_bytes"]
-    assert row["sent_bytes"] < 0.4 * row["file_bytes"]
-    assert row["subset_bytes"] < row["sent_bytes"]
+@pytest.fixture(scope="module")
+def twin_swaths(tmp_path_factory):
+    """One tiny-twin granule written at full-swath width (1272 pixels, 120 of the real 1710 lines) in both
+    layouts, each in its own folder: what the local range server serves in place of OB.DAAC."""
+    from spectm.twin import simulate_twin
+    from spectm.twin.writers.swath import write_full_swath
+
+    twin = simulate_twin(tmp_path_factory.mktemp("twin"), size="tiny", progress=False)
+    out = tmp_path_factory.mktemp("full_swath")
+    return {v: write_full_swath(twin.paths("pace")[2], out / v, swath=(120, 1272), layout=v) for v in ("3.1", "3.2")}
+
+
+@pytest.mark.parametrize("layout", ["3.1", "3.2"])
+def test_twin_full_swath_window_streams_for_at_most_twice_its_chunks(twin_swaths, layout, tmp_path):
+    """The fetch box's window of a twin full-swath granule over 127.0.0.1: equal to the whole file's read,
+    and the bytes sent at most twice those of the compressed chunks that meet the box."""
+    from spectm.data.region import WESTERN_LAKE_ERIE_BBOX as box
+
+    path = twin_swaths[layout]
+    with RangeServer(path.parent) as server:
+        result = stream.subset_granule(server.url(path.name), box, tmp_path, fs=_http())
+        sent = server.bytes_served
+    whole, rows, cols = _window_for(path, box)
+    sub = open_l2_aop(result.path, bbox=box)
+    for name in ("Rrs", "l2_flags", "valid", "latitude", "longitude", "time"):
+        np.testing.assert_array_equal(sub[name].values, whole[name].values, err_msg=name)
+    assert (result.line_offset, result.pixel_offset) == (rows.start, cols.start) and whole["valid"].values.sum() > 500
+    needed, size = intersecting_chunk_bytes(path, rows, cols), path.stat().st_size
+    print(f"twin full swath V{layout}: sent {sent:,} B; chunks meeting the box {needed:,} B; file {size:,} B")
+    assert result.method == "range" and result.bytes_fetched == sent
+    assert sent <= 2 * needed
+
+
+def test_measure_streaming_reports_a_twin_full_swath(twin_swaths, tmp_path):
+    from spectm.data.region import WESTERN_LAKE_ERIE_BBOX as box
+
+    path = twin_swaths["3.2"]
+    [row] = measure_streaming([path], box, tmp_path)
+    assert row["granule"] == path.name and row["file_bytes"] == path.stat().st_size
+    assert row["needed_bytes"] < row["sent_bytes"] <= 2 * row["needed_bytes"]
+    assert row["subset_bytes"] < row["file_bytes"]
+
+
+def test_pixel_table_from_streamed_twin_subsets_equals_the_whole_files(twin_swaths, tmp_path):
+    from spectm.data.pixels import build_pixel_table
+    from spectm.data.region import WESTERN_LAKE_ERIE_BBOX as box
+
+    wholes = sorted(twin_swaths.values())
+    subsets = []
+    for path in wholes:
+        with RangeServer(path.parent) as server:
+            subsets.append(stream.subset_granule(server.url(path.name), box, tmp_path / "subsets", fs=_http()).path)
+    streamed = build_pixel_table(subsets, box, progress=False)
+    whole = build_pixel_table(wholes, box, progress=False)
+    assert streamed.sizes["pixel"] == whole.sizes["pixel"] > 1000
+    for name in [*whole.data_vars, *whole.coords]:
+        np.testing.assert_array_equal(streamed[name].values, whole[name].values, err_msg=name)
 
 
 def test_granule_outside_bbox_writes_nothing_and_says_so(served, tmp_path):
@@ -320,7 +370,91 @@ def test_fetch_pace_streams_the_lake_erie_window_by_default(served, tmp_path, mo
         assert cli.main(["fetch", "pace", "--year", "2024", "--out", str(tmp_path)]) == 0
         fetched = server.bytes_served
     subset = tmp_path / "pace" / path.name
-    assert asked["version"] == "3.2"
+    assert asked["version"] == "3.2" and layout.recorded_version(2024, tmp_path) == "3.2"
     assert subset.exists() and subset.stat().st_size < path.stat().st_size
     assert 0 < fetched < path.stat().st_size / 2
     assert "streamed the western Lake Erie window of 1 granules" in capsys.readouterr().out
+
+
+class _CountedReads(io.RawIOBase):
+    """A local file that records the byte ranges HDF5 reads from it."""
+
+    def __init__(self, path):
+        self.file, self.reads = open(path, "rb"), []
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        return self.file.seek(offset, whence)
+
+    def tell(self):
+        return self.file.tell()
+
+    def readinto(self, buffer):
+        start = self.file.tell()
+        count = self.file.readinto(buffer)
+        self.reads.append((start, start + count))
+        return count
+
+    def close(self):
+        self.file.close()
+        super().close()
+
+
+def _navigation_swath(path, lines=1710, pixels=1272):
+    """Only the navigation and line edges of a full swath in the twin's geometry (tilted lines ~2300 km
+    long), with l2gen's (256, 1272) chunks: what the window search reads, without 172 bands to write."""
+    from spectm.twin.writers.swath import _from_frame, swath_axes
+
+    along, across = swath_axes(np.array([-60.0, 60.0]), lines, pixels, 300.0, lines // 2)
+    lat, lon = _from_frame(along, across)
+    dims = ("number_of_lines", "pixels_per_line")
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension(dims[0], lines), nc.createDimension(dims[1], pixels)
+        edges, nav = nc.createGroup("scan_line_attributes"), nc.createGroup("navigation_data")
+        for prefix, column in (("s", 0), ("c", pixels // 2), ("e", -1)):
+            edges.createVariable(f"{prefix}lat", "f4", dims[:1])[:] = lat[:, column]
+            edges.createVariable(f"{prefix}lon", "f4", dims[:1])[:] = lon[:, column]
+        for name, values in (("latitude", lat), ("longitude", lon)):
+            nav.createVariable(name, "f4", dims, zlib=True, shuffle=True, chunksizes=(256, pixels))[:] = values
+    return path
+
+
+def _chunk_rows_read(path, reads) -> dict[str, list[int]]:
+    import h5py
+
+    touched = {}
+    with h5py.File(path) as h5:
+        for name in ("latitude", "longitude"):
+            dset = h5["navigation_data"][name]
+            for i in range(dset.id.get_num_chunks()):
+                info = dset.id.get_chunk_info(i)
+                hits = sum(a < info.byte_offset + info.size and info.byte_offset < b for a, b in reads)
+                touched.setdefault(name, []).extend([info.chunk_offset[0] // 256] * hits)
+    return touched
+
+
+def test_full_swath_window_reads_each_navigation_chunk_it_needs_once(tmp_path):
+    """A full-width line is tilted: the box around its three edge points spans degrees of latitude and
+    pulled in chunk rows of latitude/longitude (the bulk of a granule) that hold no window pixel; and the
+    copy read the window's rows a second time. Now: the rows meeting the window, each read once."""
+    import h5netcdf
+
+    from spectm.data.region import WESTERN_LAKE_ERIE_BBOX as box
+
+    path = _navigation_swath(tmp_path / "nav.nc")
+    handle = _CountedReads(path)
+    with h5netcdf.File(handle, "r") as h5:
+        rows, cols = stream.find_window(h5, box)
+    needed = sorted({line // 256 for line in (rows.start, rows.stop - 1)})
+    assert _chunk_rows_read(path, handle.reads) == {"latitude": needed, "longitude": needed}
+    assert rows.stop - rows.start < 256 and cols.stop - cols.start < 200
+    handle = _CountedReads(path)
+    stream._subset_open(handle, path.name, box, tmp_path / "out" / path.name, None, None)
+    assert _chunk_rows_read(path, handle.reads) == {"latitude": needed, "longitude": needed}
+    whole = netCDF4.Dataset(path)["navigation_data"]["latitude"][rows, cols]
+    np.testing.assert_array_equal(netCDF4.Dataset(tmp_path / "out" / path.name)["navigation_data"]["latitude"][:], whole)

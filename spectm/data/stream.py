@@ -39,16 +39,24 @@ LINE_DIM, PIXEL_DIM = "number_of_lines", "pixels_per_line"
 #: neither read nor written.
 SUBSET_PRODUCTS = ("Rrs", "Rrs_unc", "l2_flags")
 #: Bytes per HTTP range request, fetched as aligned blocks that stay cached (fsspec "blockcache"): HDF5
-#: metadata reads are small and scattered, and neighbouring chunks share blocks. Measured on a
-#: 320 x 384 x 172 granule: 64 KiB -> 1.07x the needed chunk bytes in 150 requests, 128 KiB -> 1.09x in
-#: 77, 1 MiB -> 1.46x in 14 ("readahead" at 64 KiB: 1.28x in 110).
-READ_BLOCK_BYTES = 128 * 2**10
+#: metadata reads are small and scattered over the file, and neighbouring chunks share blocks. Measured
+#: on a twin full-swath granule (1710 x 1272 x 172, 8.3 MB, the Lake Erie window's chunks 1.02 MB):
+#: 16 KiB -> 1.63x the needed chunk bytes in 103 requests, 32 KiB -> 1.76x in 56, 64 KiB -> 2.27x in 37,
+#: 128 KiB -> 3.04x (the metadata's blocks); on a 320 x 384 swath 64 KiB gave 1.07x, 128 KiB 1.09x.
+READ_BLOCK_BYTES = 32 * 2**10
+#: Blocks the cache keeps (at most 16 MiB): with fsspec's default of 32, blocks of metadata read early are
+#: evicted and fetched again.
+_CACHED_BLOCKS = 512
 #: Degrees added around the bbox when the swath edges of a line (``slat``/``clat``/``elat``...) decide
 #: whether its latitude/longitude must be read at all; the window found is widened until it is not
 #: cut by this pre-selection.
 LINE_MARGIN_DEG = 0.5
-#: Lines added on each side when a pre-selected block turns out to cut the window.
+#: Lines added on each side when a pre-selected block turns out to cut the window (navigation without
+#: chunks; chunked navigation widens by one chunk row).
 _WIDEN_LINES = 256
+#: Points per half scan line (start-centre, centre-end) when testing which lines cross the bbox: 64 puts
+#: them ~18 km apart on a 1150 km half line, inside the bbox's own extent.
+_EDGE_SAMPLES = 64
 _EDGE_NAMES = ("s", "c", "e")
 
 
@@ -77,9 +85,10 @@ class SubsetResult:
 # the window
 
 
-def _unfilled(var, index=slice(None)) -> np.ndarray:
-    """``var[index]`` as float32 with fill -> NaN (the reader's semantics for navigation values)."""
-    raw = np.asarray(var[index])
+def _unfilled(var, index=slice(None), raw=None) -> np.ndarray:
+    """``var[index]`` (or ``raw``, values already read) as float32 with fill -> NaN (the reader's semantics
+    for navigation values)."""
+    raw = np.asarray(var[index]) if raw is None else raw
     data = raw.astype(np.float32)
     fill = var.attrs.get("_FillValue")
     if fill is not None:
@@ -93,53 +102,113 @@ def _inside(lat, lon, bbox) -> np.ndarray:
         return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
 
 
-def _candidate_lines(h5, bbox, lines: int) -> tuple[int, int]:
-    """The block of lines whose swath edges come within :data:`LINE_MARGIN_DEG` of the bbox.
-
-    Uses ``scan_line_attributes`` s/c/e lat/lon (3 values a line); every line when they are missing.
-    """
+def _line_edges(h5) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lat, lon), each (3, lines): the start, centre and end pixel of every line; None when missing."""
     group = h5.groups.get("scan_line_attributes")
     names = [f"{p}{c}" for p in _EDGE_NAMES for c in ("lat", "lon")]
     if group is None or not set(names) <= set(group.variables):
-        return 0, lines
+        return None
     edges = {n: _unfilled(group.variables[n]) for n in names}
-    lat = np.stack([edges[f"{p}lat"] for p in _EDGE_NAMES])
-    lon = np.stack([edges[f"{p}lon"] for p in _EDGE_NAMES])
-    west, south, east, north = bbox
-    m = LINE_MARGIN_DEG
-    with np.errstate(invalid="ignore"):
-        near = (lat.max(0) + m >= south) & (lat.min(0) - m <= north)
-        near &= (lon.max(0) + m >= west) & (lon.min(0) - m <= east)
-    near |= ~np.isfinite(lat).all(0) | ~np.isfinite(lon).all(0)
+    return np.stack([edges[f"{p}lat"] for p in _EDGE_NAMES]), np.stack([edges[f"{p}lon"] for p in _EDGE_NAMES])
+
+
+def _block(near: np.ndarray) -> tuple[int, int]:
     hits = np.flatnonzero(near)
     return (0, 0) if hits.size == 0 else (int(hits[0]), int(hits[-1]) + 1)
 
 
-def find_window(h5, bbox, name: str = "granule") -> tuple[slice, slice] | None:
-    """The smallest (lines, pixels) window holding every pixel inside ``bbox``; None when there is none.
+def _near_box(lat, lon, bbox, margin: float) -> np.ndarray:
+    """Per line: any of the points (axis 0) within ``margin`` degrees of ``bbox``; unknown edges count as near."""
+    west, south, east, north = bbox
+    with np.errstate(invalid="ignore"):
+        near = ((lat >= south - margin) & (lat <= north + margin) & (lon >= west - margin) & (lon <= east + margin)).any(0)
+    return near | ~np.isfinite(lat).all(0) | ~np.isfinite(lon).all(0)
 
-    Reads latitude/longitude only for the pre-selected lines (:func:`_candidate_lines`), widening the
-    block while the window touches a pre-selected edge that is not the granule's.
+
+def _candidate_blocks(h5, bbox, lines: int, rows_per_chunk: int) -> list[tuple[int, int]]:
+    """Blocks of lines to search for the window, the cheapest first.
+
+    First the lines whose scan line (start-centre-end polyline, :data:`_EDGE_SAMPLES` points a segment)
+    crosses the bbox, rounded out to whole latitude/longitude chunks: a full-width line is tilted, so
+    the box around its three edge points spans degrees of latitude and would pull in chunk rows of
+    navigation (the bulk of a granule's bytes) that hold no pixel of the window. Then, should those
+    lines hold none (a curved swath), every line whose edges come within :data:`LINE_MARGIN_DEG`.
     """
-    nav = h5.groups.get("navigation_data")
-    if nav is None or not {"latitude", "longitude"} <= set(nav.variables):
-        expected = "navigation_data latitude and longitude"
-        raise DataFormatError(name, "navigation_data/latitude", expected, found="missing")
-    lat_var, lon_var = nav.variables["latitude"], nav.variables["longitude"]
-    lines = lat_var.shape[0]
-    start, stop = _candidate_lines(h5, bbox, lines)
-    while stop > start:
-        block = slice(start, stop)
-        inside = _inside(_unfilled(lat_var, block), _unfilled(lon_var, block), bbox)
+    edges = _line_edges(h5)
+    if edges is None:
+        return [(0, lines)]
+    lat, lon = edges
+    t = np.linspace(0.0, 1.0, _EDGE_SAMPLES)[:, None]
+    track_lat = np.concatenate([lat[0] + t * (lat[1] - lat[0]), lat[1] + t * (lat[2] - lat[1])])
+    track_lon = np.concatenate([lon[0] + t * (lon[1] - lon[0]), lon[1] + t * (lon[2] - lon[1])])
+    start, stop = _block(_near_box(track_lat, track_lon, bbox, 0.0))
+    crossing = (start // rows_per_chunk * rows_per_chunk, min(lines, -(-stop // rows_per_chunk) * rows_per_chunk))
+    wide = _block(_near_box(lat, lon, bbox, LINE_MARGIN_DEG))
+    return [b for b in (crossing, wide) if b[1] > b[0]]
+
+
+class _Rows:
+    """Raw latitude and longitude of a block of lines, grown at either end as the window search widens;
+    kept so that the subset copies them without fetching their chunks a second time."""
+
+    def __init__(self, lat_var, lon_var, start: int, stop: int):
+        self.vars, self.start, self.stop = (lat_var, lon_var), start, start
+        self.raw = [np.asarray(v[start:start]) for v in self.vars]
+        self.extend(start, stop)
+
+    def extend(self, start: int, stop: int) -> None:
+        if start < self.start:
+            self.raw = [np.concatenate([np.asarray(v[start : self.start]), r]) for v, r in zip(self.vars, self.raw)]
+            self.start = start
+        if stop > self.stop:
+            self.raw = [np.concatenate([r, np.asarray(v[self.stop : stop])]) for v, r in zip(self.vars, self.raw)]
+            self.stop = stop
+
+    def inside(self, bbox) -> np.ndarray:
+        (lat_var, lon_var), (lat, lon) = self.vars, self.raw
+        return _inside(_unfilled(lat_var, raw=lat), _unfilled(lon_var, raw=lon), bbox)
+
+
+def _inside_rows_cols(rows_read: _Rows, bbox, lines: int, step: int):
+    """The window's (rows, cols) found in the lines read, reading more lines while it touches an edge of
+    them that is not the granule's; None when those lines hold no pixel in the bbox."""
+    while True:
+        start, stop = rows_read.start, rows_read.stop
+        inside = rows_read.inside(bbox)
         rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
         if rows.size == 0:
             return None
         cut_low, cut_high = rows[0] == 0 and start > 0, rows[-1] == stop - start - 1 and stop < lines
         if not (cut_low or cut_high):
             return slice(start + int(rows[0]), start + int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-        start = max(0, start - _WIDEN_LINES) if cut_low else start
-        stop = min(lines, stop + _WIDEN_LINES) if cut_high else stop
-    return None
+        rows_read.extend(max(0, start - step) if cut_low else start, min(lines, stop + step) if cut_high else stop)
+
+
+def _search_window(h5, bbox, name: str):
+    """(window or None, the :class:`_Rows` of navigation read to find it)."""
+    nav = h5.groups.get("navigation_data")
+    if nav is None or not {"latitude", "longitude"} <= set(nav.variables):
+        expected = "navigation_data latitude and longitude"
+        raise DataFormatError(name, "navigation_data/latitude", expected, found="missing")
+    lat_var, lon_var = nav.variables["latitude"], nav.variables["longitude"]
+    lines = lat_var.shape[0]
+    step = int(lat_var.chunks[0]) if lat_var.chunks else _WIDEN_LINES
+    rows_read = None
+    for start, stop in _candidate_blocks(h5, bbox, lines, step):
+        rows_read = _Rows(lat_var, lon_var, start, stop)
+        window = _inside_rows_cols(rows_read, bbox, lines, step)
+        if window is not None:
+            return window, rows_read
+    return None, rows_read
+
+
+def find_window(h5, bbox, name: str = "granule") -> tuple[slice, slice] | None:
+    """The smallest (lines, pixels) window holding every pixel inside ``bbox``; None when there is none.
+
+    Reads latitude/longitude only for the pre-selected lines (:func:`_candidate_blocks`), widening a
+    block while the window touches an edge of it that is not the granule's.
+    """
+    return _search_window(h5, bbox, name)[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -155,10 +224,15 @@ def _attr_value(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _copy_variable(var, dst, window: dict[str, slice]) -> None:
-    """Copy ``var[window]`` raw (packed integers, fill values) with its chunking, filters and attributes."""
+def _copy_variable(var, dst, window: dict[str, slice], read=None) -> None:
+    """Copy ``var[window]`` raw (packed integers, fill values) with its chunking, filters and attributes;
+    ``read`` = (first line, raw values) already read for the window's lines."""
     index = tuple(window.get(d, slice(None)) for d in var.dimensions)
-    data = np.asarray(var[index]) if var.ndim else np.asarray(var[()])
+    if read is not None:
+        first, raw = read
+        data = raw[index[0].start - first : index[0].stop - first][:, index[1]]
+    else:
+        data = np.asarray(var[index]) if var.ndim else np.asarray(var[()])
     attrs = {k: _attr_value(v) for k, v in var.attrs.items() if k != "_FillValue"}
     fill = var.attrs.get("_FillValue")
     chunks = [max(1, min(c, n)) for c, n in zip(var.chunks, data.shape)] if var.chunks and data.size else None
@@ -174,24 +248,24 @@ def _copy_variable(var, dst, window: dict[str, slice]) -> None:
         out[...] = data
 
 
-def _copy_group(src, dst, window: dict[str, slice], sizes: dict[str, int], group_path: str = "") -> None:
+def _copy_group(src, dst, window: dict[str, slice], sizes: dict[str, int], group_path: str = "", read=None) -> None:
     for name, dim in src.dimensions.items():
         dst.createDimension(name, sizes.get(name, dim.size))
     dst.setncatts({k: _attr_value(v) for k, v in src.attrs.items()})
     for name, var in src.variables.items():
         if _keeps(group_path, name, var.dimensions):
-            _copy_variable(var, dst, window)
+            _copy_variable(var, dst, window, (read or {}).get(f"{group_path}/{name}"))
     for name, child in src.groups.items():
-        _copy_group(child, dst.createGroup(name), window, sizes, f"{group_path}/{name}".strip("/"))
+        _copy_group(child, dst.createGroup(name), window, sizes, f"{group_path}/{name}".strip("/"), read)
 
 
-def _write_subset(h5, out: Path, rows: slice, cols: slice, attrs: dict) -> None:
+def _write_subset(h5, out: Path, rows: slice, cols: slice, attrs: dict, read=None) -> None:
     """The window of ``h5`` as a netCDF-4 file at ``out`` (atomic), in the source's own layout."""
     window = {LINE_DIM: rows, PIXEL_DIM: cols}
     sizes = {LINE_DIM: rows.stop - rows.start, PIXEL_DIM: cols.stop - cols.start}
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
-        _copy_group(h5, nc, window, sizes)
+        _copy_group(h5, nc, window, sizes, read=read)
         nc.setncatts(attrs)
 
 
@@ -231,13 +305,14 @@ def _subset_open(handle, name: str, bbox, out: Path, size, checksum) -> tuple[sl
     except OSError as error:
         raise DataFormatError(name, "file", "a readable netCDF-4/HDF5 PACE OCI L2 file", found=str(error)) from error
     with h5:
-        window = find_window(h5, bbox, name)
+        window, rows_read = _search_window(h5, bbox, name)
         if window is None:
             return None
         rows, cols = window
         shape = h5.groups["navigation_data"].variables["latitude"].shape
         attrs = _subset_attrs(h5.attrs, name, bbox, rows, cols, shape, size, checksum)
-        _write_subset(h5, out, rows, cols, attrs)
+        read = {f"navigation_data/{n}": (rows_read.start, raw) for n, raw in zip(("latitude", "longitude"), rows_read.raw)}
+        _write_subset(h5, out, rows, cols, attrs, read)
     line, pixel = int(attrs["subset_line_offset"]), int(attrs["subset_pixel_offset"])
     return slice(line, line + rows.stop - rows.start), slice(pixel, pixel + cols.stop - cols.start)
 
@@ -305,7 +380,8 @@ def _host(url: str) -> str:
 def _stream(fs, url: str, name: str, bbox, out: Path, block_size: int, size, checksum) -> SubsetResult:
     """Subset ``url`` through byte-range reads; :class:`_RangesUnsupported` when the server ignores Range."""
     try:
-        handle = fs.open(url, "rb", block_size=block_size, cache_type="blockcache")
+        handle = fs.open(url, "rb", block_size=block_size, cache_type="blockcache",
+                         cache_options={"maxblocks": _CACHED_BLOCKS})
     except Exception as error:  # fsspec turns every failed HEAD/GET into FileNotFoundError
         raise _open_error(url, error) from error
     with handle:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from spectm.data.layout import source_label
 from spectm.paper import PAPER
 from spectm.verdicts import RULE, judge
 
@@ -107,7 +108,7 @@ def side_by_side(store, data: dict) -> pd.DataFrame:
          ablations["label_efficiency_at_5pct_words"]["current_week"],
          "ridge on each feature set, many subsets, chapter 7"),
     ]  # fmt: skip
-    where = "twin" if store.source == "twin" else "real data"
+    where = source_label(store.source, short=True)
     columns = ["claim", "paper (Lake Erie, as reported)", f"this book ({where}, {store.profile})", "how"]
     return pd.DataFrame(rows + _trust_rows(trust), columns=columns)
 
@@ -134,7 +135,7 @@ def verdicts(store) -> pd.DataFrame:
 def verdicts_markdown(store) -> str:
     """The verdict table as a MyST page fragment, for the landing page (written at build time)."""
     frame = verdicts(store)
-    where = "the Lake Erie twin" if store.source == "twin" else "real PACE OCI and GLERL data"
+    where = source_label(store.source)
     header = ["claim", "paper", f"this book ({where})", "verdict"]
     lines = [f"Measured on {where} under the `{store.profile}` profile, seed {store.seed}, when this book was "
              "built ({doc}`details </executed/09_side_by_side>`).", "",

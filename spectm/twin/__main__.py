@@ -1,4 +1,9 @@
-"""``python -m spectm.twin --size quick --out DIR --seed 0``: write a twin and print its manifest summary."""
+"""``python -m spectm.twin --size quick --out DIR --seed 0``: write a twin and print its manifest summary.
+
+``--full-swath`` also writes the first ``--swath-granules`` granules at the real swath size
+(``--swath-lines`` x 1272 pixels, 1710 lines by default) into ``DIR/pace_full_swath``, the Lake Erie scene
+at its place in the swath (:mod:`spectm.twin.writers.swath`); the twin's own files are unchanged.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--water", default="lake_erie", choices=sorted(WATERS),
                         help="CDOM and sediment regime (turbid_bay: a second water body for transfer tests)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--full-swath", action="store_true",
+                        help="also write granules at full-swath size into OUT/pace_full_swath")
+    parser.add_argument("--swath-lines", type=_positive, default=1710, help="scan lines of a full swath (real: 1710)")
+    parser.add_argument("--swath-granules", type=_positive, default=1, help="how many granules to write at full size")
     args = parser.parse_args(argv)
     manifest = simulate_twin(args.out, size=args.size, seed=args.seed, year=args.year, layout=args.layout,
                              progress=not args.no_progress, water=args.water)  # fmt: skip
@@ -28,7 +37,31 @@ def main(argv: list[str] | None = None) -> int:
     state = "reused" if manifest.reused else f"written in {manifest.seconds:.1f} s"
     print(f"twin {args.size} seed {args.seed} ({args.water}): {state}; {manifest.total_bytes / 1e6:.1f} MB; "
           + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f" -> {manifest.out_dir}")  # fmt: skip
+    if args.full_swath:
+        _write_full_swaths(manifest.paths("pace")[: args.swath_granules], args)
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _write_full_swaths(granules, args) -> None:
+    """The twin's granules at full-swath size, with the size on disk and the seconds each took."""
+    import time
+    from pathlib import Path
+
+    from spectm.twin.writers.swath import FULL_SWATH, write_full_swath
+
+    for granule in granules:
+        started = time.perf_counter()
+        path = write_full_swath(granule, Path(args.out) / "pace_full_swath", swath=(args.swath_lines, FULL_SWATH[1]),
+                                layout=args.layout)  # fmt: skip
+        print(f"full swath {args.swath_lines} x {FULL_SWATH[1]}: {path.stat().st_size / 1e6:.1f} MB in "
+              f"{time.perf_counter() - started:.1f} s -> {path}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,15 @@ def _find_dim(group, name):
     raise KeyError(name)
 
 
+#: Scan lines packed and written at a time (2 of l2gen's 32-line chunks): a full 1710-line swath of 172
+#: bands is 1.5 GB as float32, and its float64 temporaries would be several times that.
+_BLOCK_LINES = 64
+
+
+def _line_blocks(lines: int) -> list[slice]:
+    return [slice(start, min(start + _BLOCK_LINES, lines)) for start in range(0, lines, _BLOCK_LINES)]
+
+
 def _pack(values: np.ndarray, packing: dict) -> np.ndarray:
     scaled = np.round((values - packing["add_offset"]) / packing["scale_factor"])
     packed = np.clip(np.nan_to_num(scaled, nan=packing["_FillValue"]), -32766, 32767)
@@ -253,6 +262,21 @@ def normalized_flh(rrs: np.ndarray, wavelength_nm: np.ndarray) -> np.ndarray:
     return nlw[..., 1] - (nlw[..., 0] + fraction * (nlw[..., 2] - nlw[..., 0]))
 
 
+def _masked_float64(values: np.ndarray, block: slice, masked: np.ndarray) -> np.ndarray:
+    """A float64 copy of ``values[block]`` (lines), NaN where l2gen masks the pixel."""
+    copy = np.array(values[block], dtype=np.float64)
+    copy[masked[block]] = np.nan
+    return copy
+
+
+def _blockwise_avw(rrs: np.ndarray, masked: np.ndarray, wavelength: np.ndarray) -> np.ndarray:
+    """:func:`apparent_visible_wavelength` in float64, a block of lines at a time (bounded memory)."""
+    avw = np.empty(masked.shape, np.float64)
+    for block in _line_blocks(masked.shape[0]):
+        avw[block] = apparent_visible_wavelength(_masked_float64(rrs, block, masked), wavelength)
+    return avw
+
+
 def _write_derived_products(geo, rrs: np.ndarray, masked: np.ndarray, aot_865, angstrom) -> None:
     """aot_865 and angstrom (when given), avw and nflh, with the product's packing; fill where masked."""
     dims = ("number_of_lines", "pixels_per_line")
@@ -269,7 +293,7 @@ def _write_derived_products(geo, rrs: np.ndarray, masked: np.ndarray, aot_865, a
                         valid_min=np.int16(packing["valid_min"]), valid_max=np.int16(packing["valid_max"]),
                         coordinates="longitude latitude", **({"units": units} if units else {}))  # fmt: skip
         var[:] = _pack(values, packing)
-    avw = np.where(masked, np.nan, apparent_visible_wavelength(rrs, wavelength))
+    avw = np.where(masked, np.nan, _blockwise_avw(rrs, masked, wavelength))
     var = _variable(geo, "avw", "f4", dims, fill=np.float32(INT_FILL), long_name="Apparent Visible Wavelength",
                     units="nm", valid_min=np.float32(400.0), valid_max=np.float32(700.0), coordinates="longitude latitude")  # fmt: skip
     var[:] = np.where(np.isfinite(avw), avw, INT_FILL).astype(np.float32)
@@ -326,10 +350,11 @@ def _checked_arrays(rrs, latitude, longitude, l2_flags, scan_time, rrs_unc, aot_
                     n_bands: int) -> tuple:
     """(rrs, lat, lon, flags as int32, line times, l2gen-masked pixels, rrs_unc) of one grid.
 
-    Rrs and its uncertainty come back as fill (NaN) where l2gen masks a pixel; a mismatched shape is
-    refused by name.
+    Rrs and its uncertainty keep their dtype and values (the writers mask and pack them a block of lines
+    at a time, :func:`_masked_float64`); a mismatched shape is refused by name.
     """
-    rrs = np.asarray(rrs, dtype=np.float64)
+    rrs = np.asarray(rrs)
+    rrs = rrs if rrs.dtype.kind == "f" else rrs.astype(np.float64)
     lat = np.asarray(latitude, dtype=np.float64)
     lon = np.asarray(longitude, dtype=np.float64)
     flags = np.asarray(l2_flags).astype(np.int64).astype(np.uint32).view(np.int32)
@@ -341,9 +366,8 @@ def _checked_arrays(rrs, latitude, longitude, l2_flags, scan_time, rrs_unc, aot_
             raise ValueError(f"{name} has shape {array.shape}: expected ({lines}, {pixels}) like rrs")
     times = _scan_times(scan_time, lines)
     masked = any_flag(flags, L2GEN_MASK_NAMES)
-    rrs = np.where(masked[..., None], np.nan, rrs)
     if rrs_unc is not None:
-        rrs_unc = np.where(masked[..., None], np.nan, np.asarray(rrs_unc, dtype=np.float64))
+        rrs_unc = np.asarray(rrs_unc)
         if rrs_unc.shape != rrs.shape:
             raise ValueError(f"rrs_unc has shape {rrs_unc.shape}: expected {rrs.shape} like rrs")
     for name, values in (("aot_865", aot_865), ("angstrom", angstrom)):
@@ -374,8 +398,9 @@ def _write_band_axis(geo, n_bands: int) -> str:
     return "wavelength"
 
 
-def _write_rrs(geo, band_dim: str, rrs: np.ndarray, rrs_unc) -> None:
-    """Rrs (and its uncertainty, when given) packed as int16 with l2gen's scale and offset."""
+def _write_rrs(geo, band_dim: str, rrs: np.ndarray, rrs_unc, masked: np.ndarray) -> None:
+    """Rrs (and its uncertainty, when given) packed as int16 with l2gen's scale and offset, fill where
+    l2gen masks the pixel; a block of lines at a time."""
     dims3 = ("number_of_lines", "pixels_per_line", band_dim)
     for name, values, packing, long_name in (
         ("Rrs", rrs, RRS_PACKING, "Remote sensing reflectance"),
@@ -391,7 +416,8 @@ def _write_rrs(geo, band_dim: str, rrs: np.ndarray, rrs_unc) -> None:
             valid_min=np.int16(packing["valid_min"]), valid_max=np.int16(packing["valid_max"]),
             coordinates="longitude latitude",
         )  # fmt: skip
-        var[:] = _pack(values, packing)
+        for block in _line_blocks(values.shape[0]):
+            var[block] = _pack(_masked_float64(values, block, masked), packing)
 
 
 def _write_flags(geo, flags: np.ndarray) -> None:
@@ -496,7 +522,7 @@ def write_l2_aop(
 
         geo = nc.createGroup("geophysical_data")
         band_dim = _write_band_axis(geo, n_bands) if kind == "B" else "wavelength_3d"
-        _write_rrs(geo, band_dim, rrs, rrs_unc)
+        _write_rrs(geo, band_dim, rrs, rrs_unc, masked)
         _write_derived_products(geo, rrs, masked, aot_865, angstrom)
         _write_flags(geo, flags)
 
