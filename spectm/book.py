@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from spectm.atomic import atomic_write
-from spectm.profiles import PROFILES
+from spectm.profiles import PROFILES, get_profile
 from spectm.results import SOURCES
 
 #: Tag papermill gives the cell it injects; we hide that cell in the rendered book because the
@@ -39,9 +39,17 @@ def _hide_injected_cell(notebook) -> None:
             tags.append("remove-cell")
 
 
-def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1800, data: str = "twin") -> float:
+def cell_timeout(profile: str) -> int | None:
+    """Seconds one cell may run under ``profile`` (None: no limit); the profile's ``book`` section."""
+    seconds = get_profile(profile)["book"]["cell_timeout_s"]
+    return None if seconds is None else int(seconds)
+
+
+def execute(source: Path, target: Path, profile: str = "quick", timeout: int | None = None,
+            data: str = "twin") -> float:
     """Run ``source`` (MyST markdown) top to bottom with ``profile`` and write ``target``; returns seconds.
 
+    ``timeout``: seconds per cell, by default the profile's (:func:`cell_timeout`).
     ``data`` is the notebooks' ``source`` parameter: ``"twin"`` (offline) or ``"real"`` (files fetched by
     ``spectm fetch``). It is passed only when not the default, so notebooks without it still run.
     """
@@ -52,6 +60,7 @@ def execute(source: Path, target: Path, profile: str = "quick", timeout: int = 1
         raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
     if data not in SOURCES:
         raise ValueError(f"unknown data source {data!r}: expected one of {', '.join(SOURCES)}")
+    timeout = cell_timeout(profile) if timeout is None else timeout
     source, target = Path(source), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     notebook = jupytext.read(source, fmt="md:myst")
@@ -166,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     run.add_argument("--source", dest="data", default="twin", choices=sorted(SOURCES),
                      help="data the notebooks read: the twin, or real files fetched by `spectm fetch`")
-    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    run.add_argument("--timeout", type=int, default=None,
+                     help="seconds allowed per cell (default: the profile's book.cell_timeout_s)")
     args = parser.parse_args(argv)
     print(f"executing {args.source} -> {args.target} (profile {args.profile}, data {args.data})", flush=True)
     try:

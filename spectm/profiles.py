@@ -98,6 +98,7 @@ PROFILES: dict[str, dict] = {
             "epochs": 1,  # the fair test's matched pretraining budget
             "pixels": 8_000,  # training pixels per run (None: every pixel of the training seasons' date split)
         },
+        "book": {"cell_timeout_s": 1800},  # a cell running longer stops the build, naming the cell (a hang in CI)
     },
     "paper": {
         "twin": {"name": "season", "pixel_km": 1.2},  # the May-October season at 1.2 km pixels, one overpass a day
@@ -118,6 +119,7 @@ PROFILES: dict[str, dict] = {
         "baselines": {"grids": _PAPER_GRIDS, "n_splits": 5, "n_repeats": 10, "inner_splits": 4, "n_boot": 2000},
         "features": {"sets": "all"},  # every one of the 78 of spectm.evaluate.features.FEATURE_SETS
         "fair": {"seasons": (2024, 2025), "seeds": 5, "epochs": 100, "pixels": None},
+        "book": {"cell_timeout_s": None},  # days of pretraining in one cell on a GPU: no cell limit
     },
 }  # fmt: skip
 
@@ -141,7 +143,8 @@ def derive(base: dict, **sections: dict) -> dict:
 #: samples), five pretraining seeds per arm, and a pixel budget per run that is the same for every arm, seed and
 #: held-out season, so a run's cost stays that of one season while the held-out samples grow.
 PROFILES["study"] = derive(PROFILES["quick"], fair={"seasons": (2020, 2021, 2022, 2023, 2024, 2025), "seeds": 5,
-                                                    "epochs": 2, "pixels": 10_000})
+                                                    "epochs": 2, "pixels": 10_000},
+                           book={"cell_timeout_s": 3 * 3600})  # chapter 6's fair-test cell trains 60 runs
 
 #: ``smoke``: quick's model, data and code paths with a fraction of the work, for CI's run of every chapter on
 #: the real path (``tests/test_book_real.py``); it checks that every code path runs, its numbers mean nothing.

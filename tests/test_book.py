@@ -161,3 +161,12 @@ def test_the_data_source_is_injected_beside_the_profile_and_checked(tmp_path):
     assert "data from real" in outputs
     with pytest.raises(ValueError, match="unknown data source"):
         book.execute(source, target, data="Real")
+
+
+def test_the_cell_timeout_comes_from_the_profile():
+    """CI's quick build stops a hung cell; the study's fair-test cell trains for an hour; paper's has no limit."""
+    assert book.cell_timeout("quick") == 1800
+    assert book.cell_timeout("study") > 3600
+    assert book.cell_timeout("paper") is None
+    with pytest.raises(ValueError, match="unknown profile"):
+        book.cell_timeout("fast")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spectm import fair_test, profiles, train
+from spectm import book, fair_test, profiles, train
 from spectm.evaluate import ablations, baselines, features
 from spectm.model import model_config
 from spectm.twin import config as twin_config
@@ -60,6 +60,7 @@ def build_every_config(name: str) -> None:
         baselines.param_grid(algorithm, name)
     features.feature_sets(name)
     fair_test.fair_budget(name)
+    book.cell_timeout(name)
 
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
