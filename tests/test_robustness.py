@@ -59,10 +59,23 @@ def test_shift_of_one_band_spacing_is_a_roll_away_from_the_edges():
     spacing = WL[1] - WL[0]
     up = shift_wavelengths(rrs, WL, spacing)
     np.testing.assert_array_equal(up[:, :-1], rrs[:, 1:])  # band i now reads band i+1
-    assert np.isnan(up[:, -1]).all()  # past the red end of the grid
+    np.testing.assert_array_equal(up[:, -1], rrs[:, -1])  # one spacing past the red end: the end band held
     down = shift_wavelengths(rrs, WL, -2 * spacing)
     np.testing.assert_array_equal(down[:, 2:], rrs[:, :-2])
-    assert np.isnan(down[:, :2]).all()
+    np.testing.assert_array_equal(down[:, 1], rrs[:, 0])  # one spacing below the blue end: held
+    assert np.isnan(down[:, 0]).all()  # two spacings below: unknown
+
+
+def test_key_band_features_survive_the_shifts_of_chapter_8():
+    """A baseline on the key bands (415 and 717.5 nm are the grid's ends) can be scored at every shift."""
+    from spectm.evaluate.features import KEY_BANDS_NM
+    from spectm.evaluate.robustness import SHIFT_NM
+
+    rrs = _spectra(4)
+    rrs[:, gap_mask(WL).values] = np.nan
+    key = np.isin(WL, KEY_BANDS_NM)
+    for shift in SHIFT_NM:
+        assert np.isfinite(shift_wavelengths(rrs, WL, shift)[:, key]).all(), shift
 
 
 def test_fractional_shift_interpolates_linearly_and_spreads_the_gap():
@@ -80,7 +93,8 @@ def test_fractional_shift_interpolates_linearly_and_spreads_the_gap():
 def test_shift_on_a_non_uniform_grid_and_bad_input():
     wl = np.array([400.0, 410.0, 415.0, 430.0])
     rrs = np.array([[1.0, 2.0, 4.0, 7.0]])
-    np.testing.assert_allclose(shift_wavelengths(rrs, wl, 2.5), [[1.25, 3.0, 4.5, np.nan]])  # 417.5 nm: 4 + (2.5/15) * 3
+    np.testing.assert_allclose(shift_wavelengths(rrs, wl, 2.5), [[1.25, 3.0, 4.5, 7.0]])  # 417.5 nm: 4 + (2.5/15) * 3
+    assert np.isnan(shift_wavelengths(rrs, wl, 16.0)[0, -1])  # more than one spacing (15 nm) past the end
     with pytest.raises(ValueError, match="increasing"):
         shift_wavelengths(rrs, wl[::-1], 1.0)
     with pytest.raises(ValueError, match="match"):

@@ -64,9 +64,13 @@ def shift_wavelengths(Rrs, wavelengths, shift_nm: float) -> np.ndarray:
     """Spectra as read by a sensor whose band centres sit ``shift_nm`` higher: band i gets
     ``Rrs(lambda_i + shift_nm)`` by linear interpolation in wavelength.
 
-    NaN where the shifted position leaves the grid or its interpolation touches a missing band, and
-    wherever the input was missing (an unobserved band stays unobserved). A position that falls exactly
-    on a band takes that band's value, so a shift of 0 is the identity.
+    Within one band spacing past either end of the grid the end band's value is held: a sensor whose
+    first band sits 2 nm lower still has a first band, and its reading differs from the nominal one by two
+    nanometres of a smooth spectrum. (Returning NaN there made every feature that reads the end bands,
+    415 and 717.5 nm, impossible to compute at any shift, so chapter 8 stopped on such a baseline.) NaN
+    further out, where the interpolation touches a missing band, and wherever the input was missing (an
+    unobserved band stays unobserved). A position that falls exactly on a band takes that band's value,
+    so a shift of 0 is the identity.
     """
     values = _spectra(Rrs)
     wl = np.asarray(wavelengths, np.float64)
@@ -75,7 +79,8 @@ def shift_wavelengths(Rrs, wavelengths, shift_nm: float) -> np.ndarray:
     if wl.size < 2 or np.any(np.diff(wl) <= 0):
         raise ValueError("wavelengths must be strictly increasing (nm)")
     position = wl + float(shift_nm)
-    inside = (position >= wl[0]) & (position <= wl[-1])
+    inside = (position >= wl[0] - (wl[1] - wl[0])) & (position <= wl[-1] + (wl[-1] - wl[-2]))
+    position = np.clip(position, wl[0], wl[-1])  # held at the end band within one spacing of it
     left = np.clip(np.searchsorted(wl, position, side="right") - 1, 0, wl.size - 2)
     fraction = np.clip((position - wl[left]) / (wl[left + 1] - wl[left]), 0.0, 1.0)
     low, high = values[:, left], values[:, left + 1]
