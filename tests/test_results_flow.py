@@ -194,7 +194,7 @@ def test_side_by_side_on_real_data_includes_the_trust_rows(flow):
     assert "this book (real data, quick)" in table.columns
     trust_claims = set(table.claim[table.claim.str.startswith("90 % interval")])
     assert trust_claims == {"90 % interval (CV+), coverage", "90 % interval (CV+), mean width"}
-    samples = table.set_index("claim").loc["matched samples, current week / 8 days ahead"].iloc[1]
+    samples = table.set_index("claim").loc["matched samples, current week / 8 days ahead", "this book (real data, quick)"]
     assert samples == f"{data['current'].sizes['sample']} / {data['ahead'].sizes['sample']}"
 
 

@@ -104,8 +104,8 @@ def budget_frame(profile: str, seed: int, source: str, fair: dict, selection: di
             ("pretraining seeds per arm, fair test", f"{int(budget['seeds']):d}", "not reported"),
             ("pretraining epochs per run, fair test", f"{int(budget['epochs']):d}", f"{PAPER['epochs'].value:g}"),
             ("seasons (each held out in turn)", ", ".join(str(s) for s in budget["seasons"]), "one season, CV"),
-            ("training pixels per pretraining run, fair test", "every pixel" if pixels is None else f"{int(pixels):,d}",
-             "not reported"),
+            ("training pixels per pretraining run, fair test", NOT_MEASURED if "pixels" not in budget
+             else "every pixel" if pixels is None else f"{int(pixels):,d}", "not reported"),
             ("matched samples, current week / 8 days ahead, one season",
              f"{samples[0]:d} / {samples[1]:d}",
              f"{PAPER['samples_current'].value:g} / {PAPER['samples_ahead'].value:g}"),
