@@ -14,8 +14,13 @@ BOOK_STYLE = resources.files("spectm.resources") / "spectm.mplstyle"
 
 
 def use_book_style() -> None:
-    """Apply :data:`BOOK_STYLE` to every figure made after this call (the chapters call it once)."""
+    """Apply :data:`BOOK_STYLE` to every figure made after this call (the chapters call it once), and let
+    pandas print every table cell whole: its default cuts text after 50 characters with "...", which on a
+    page hides a description or a unit."""
+    import pandas as pd
+
     plt.style.use(str(BOOK_STYLE))
+    pd.set_option("display.max_colwidth", None)
 
 #: One colour per diagnostic window, used in every chapter.
 WINDOW_COLORS = {"phycocyanin": "tab:cyan", "chlorophyll_a": "tab:green", "red_edge": "tab:red"}

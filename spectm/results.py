@@ -31,11 +31,11 @@ SOURCES = ("twin", "real")
 #: neither save nor read results.
 CHAPTER_RESULTS: dict[str, dict[str, tuple[str, ...]]] = {
     "05_reconstruction": {"produces": ("reconstruction",), "needs": ()},
-    "06_microcystin": {"produces": ("microcystin", "fair_test"), "needs": ()},
+    "06_microcystin": {"produces": ("microcystin", "fair_test", "baseline_selection"), "needs": ()},
     "07_ablations": {"produces": ("ablations",), "needs": ("microcystin", "fair_test")},
     "08_trust": {"produces": ("trust",), "needs": ("microcystin",)},
     "09_side_by_side": {"produces": (), "needs": ("reconstruction", "microcystin", "ablations", "trust",
-                                                           "fair_test")},
+                                                           "fair_test", "baseline_selection")},
 }
 
 

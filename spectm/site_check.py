@@ -6,7 +6,9 @@ Chromium (every host but 127.0.0.1 unreachable) at 1400 px and reports, per page
 - **math**: every ``.math`` element rendered by MathJax (so MathJax must come from the site, not a CDN);
 - **script errors**: uncaught exceptions, ``console.error`` calls and resources that failed to load;
 - **sideways scrolling**: the page, or a block in it, wider than its box at 1400 px;
-- **figures**: every content image inside a numbered figure with a caption, and with alt text.
+- **figures**: every content image inside a numbered figure with a caption, and with alt text;
+- **tables cut off**: a table cell whose text ends in "..." (pandas shortens long cells that way);
+- **download**: every chapter page (``executed/*.html``) links to its own notebook, ``NN_x.ipynb``.
 
 It talks to Chromium over the DevTools protocol (a websocket, through tornado, which Jupyter already
 installs), so it needs no driver package. Exit status 1 lists what failed; 2 means no browser.
@@ -52,9 +54,13 @@ PAGE_PROBE = r"""
             caption: caption ? caption.innerText.trim().slice(0, 120) : '',
             numbered: !!(caption && caption.querySelector('.caption-number'))};
   });
+  const truncated = [...article.querySelectorAll('td, th')].map(c => c.innerText.trim())
+    .filter(text => text.endsWith('...') || text.endsWith('\u2026'));
+  const downloads = [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))
+    .filter(href => href.endsWith('.ipynb'));
   return {maths: maths.length, unrendered: unrendered.length,
           page_width: document.documentElement.scrollWidth, view_width: window.innerWidth,
-          wide_blocks: wide.slice(0, 10), figures};
+          wide_blocks: wide.slice(0, 10), figures, truncated: truncated.slice(0, 5), downloads};
 })()
 """
 
@@ -204,6 +210,10 @@ def problems(page: str, report: dict) -> list[str]:
                                          ("figure number", figure["numbered"])) if not ok]
         if missing:
             found.append(f"{page}: figure {figure['src']} has no " + ", no ".join(missing))
+    found += [f"{page}: table cell cut off: {text[:60]!r}" for text in report.get("truncated", [])]
+    notebook = Path(page).with_suffix(".ipynb").name
+    if page.startswith("executed/") and not any(h.endswith("/" + notebook) for h in report.get("downloads", [])):
+        found.append(f"{page}: no download link to its notebook {notebook}")
     return found
 
 

@@ -135,3 +135,53 @@ def test_glue_claims_hands_the_prose_the_papers_numbers(monkeypatch):
     assert glued["paper_r2_ahead"][0] == "0.62" and glued["paper_lambda_reconstruction"][0] == "1.0"
     with pytest.raises(KeyError, match="r2_current"):
         paper.glue_claims("r2_currant")
+
+
+# ------------------------------------------------------------------------------------------------------
+# where the repository is: one setting, read in one place
+
+
+def _config() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def test_the_repository_is_named_by_one_explicit_setting():
+    """``repository.url`` is present (absent, Jupyter Book would link to its own repository) and nothing else
+    in the config turns on a repository or launch button by hand."""
+    config = _config()
+    assert "url" in config["repository"], "_config.yml must set repository.url, even to an empty string"
+    assert "launch_buttons" not in config
+    assert not {"use_repository_button", "use_edit_page_button"} & set(config.get("html", {}))
+
+
+def test_the_repository_setting_is_read_in_one_place():
+    readers = _mentions(_text_files("spectm", "book", "Makefile", "_toc.yml"), "repository_url")
+    assert {line.split(":")[0] for line in readers} == {"spectm/sphinx_site.py"}
+
+
+@pytest.mark.parametrize("url, shown", [("", False), ("https://github.com/executablebooks/jupyter-book", False),
+                                        ("https://github.com/you/spectm/", True)])
+def test_repository_link_and_launch_buttons_follow_the_one_setting(url, shown):
+    from types import SimpleNamespace
+
+    from spectm import sphinx_site
+
+    config = SimpleNamespace(html_theme_options={"repository_url": url, "launch_buttons": {"thebe": False}})
+    sphinx_site.buttons_from_repository(None, config)
+    options = config.html_theme_options
+    assert options["use_repository_button"] is shown and options["use_download_button"] is True
+    assert bool(options["launch_buttons"].get("binderhub_url")) is shown
+    assert options.get("repository_url") == ("https://github.com/you/spectm" if shown else None)
+
+
+def test_launch_links_open_the_chapters_source_not_the_executed_copy():
+    from spectm import sphinx_site
+
+    buttons = [{"type": "group", "buttons": [
+        {"url": "https://mybinder.org/v2/gh/you/spectm/main?urlpath=lab/tree/executed/06_microcystin.ipynb"}]}]
+    sphinx_site.launch_sources(None, "executed/06_microcystin", None, {"header_buttons": buttons}, None)
+    assert buttons[0]["buttons"][0]["url"].endswith("urlpath=lab/tree/book/notebooks/06_microcystin.md")
+    assert (ROOT / "book" / "notebooks" / "06_microcystin.md").is_file()
+    assert sphinx_site.source_path("lab/tree/book/intro.md") == "lab/tree/book/intro.md"

@@ -25,3 +25,12 @@ def test_architecture_shows_the_configuration_it_is_given():
         assert expected in texts
     assert len(ax.patches) >= 8 + 7  # 8 boxes and 7 arrows
     plt.close(ax.figure)
+
+
+def test_book_style_prints_table_cells_whole():
+    import pandas as pd
+
+    text = "daily maximum temperature of the reference day, in degrees Celsius (degC)"
+    with plt.style.context("default"), pd.option_context("display.max_colwidth", 50):
+        plotting.use_book_style()
+        assert text in pd.DataFrame({"description": [text]})._repr_html_()

@@ -80,6 +80,7 @@ def microcystin_chapter(store, data, run):
                                          pd.concat(spectm_grid, ignore_index=True))
     store.save("microcystin", summary.reset_index().to_dict("records"))
     store.save("fair_test", fair_test_within_season(data, run))
+    store.save("baseline_selection", {"season": 2024, "other_season": None, "tasks": []})  # one season: none
 
 
 def fair_test_within_season(data, run):
@@ -191,9 +192,9 @@ def test_side_by_side_on_real_data_includes_the_trust_rows(flow):
     store, data, _ = flow
     table = claims.side_by_side(store, data)
     assert "this book (real data, quick)" in table.columns
-    trust_claims = set(table.claim[table.claim.str.startswith("trust: ")])
-    assert {"trust: coverage 90 cvplus", "trust: coverage 90 split", "trust: samples"} <= trust_claims
-    samples = table.set_index("claim").loc["matched samples, current week / 8 days ahead"].iloc[1]
+    trust_claims = set(table.claim[table.claim.str.startswith("90 % interval")])
+    assert trust_claims == {"90 % interval (CV+), coverage", "90 % interval (CV+), mean width"}
+    samples = table.set_index("claim").loc["matched samples, current week / 8 days ahead", "this book (real data, quick)"]
     assert samples == f"{data['current'].sizes['sample']} / {data['ahead'].sizes['sample']}"
 
 
@@ -225,5 +226,5 @@ def test_chapter_9_executes_on_the_real_results(real_flow, tmp_path, monkeypatch
                                parameters={"profile": PROFILE, "source": "real"}, kernel_name="python3",
                                cwd=str(tmp_path), progress_bar=False, execution_timeout=300)
     executed = (tmp_path / "out.ipynb").read_text()
-    assert "this book (real data, quick)" in executed and "trust: coverage 90 cvplus" in executed
+    assert "this book (real data, quick)" in executed and "90 % interval (CV+), coverage" in executed
     assert "targeted - random masking, current week" in executed  # the verdict table

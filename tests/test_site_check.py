@@ -28,10 +28,20 @@ def test_a_clean_page_has_no_problems():
     ({"errors": ["uncaught: SyntaxError: x"]}, "uncaught: SyntaxError"),
     ({"figures": [{"src": "b.png", "alt": "", "caption": "", "numbered": False}]},
      "figure b.png has no alt text, no caption, no figure number"),
+    ({"truncated": ["daily maximum temperature of the reference day..."]}, "table cell cut off: 'daily maximum"),
 ])
 def test_each_fault_is_named(change, expected):
     found = site_check.problems("p.html", {**CLEAN, **change})
     assert len(found) == 1 and expected in found[0] and found[0].startswith("p.html: ")
+
+
+def test_a_chapter_page_must_link_to_its_own_notebook():
+    page = "executed/06_microcystin.html"
+    elsewhere = {**CLEAN, "downloads": ["../_sources/executed/05_reconstruction.ipynb"]}
+    assert site_check.problems(page, elsewhere) == [f"{page}: no download link to its notebook 06_microcystin.ipynb"]
+    own = {**CLEAN, "downloads": ["../_sources/executed/06_microcystin.ipynb"]}
+    assert site_check.problems(page, own) == []
+    assert site_check.problems("book/glossary.html", CLEAN) == []  # not a notebook page
 
 
 def test_script_errors_in_words():
@@ -87,7 +97,8 @@ def _tiny_site(root):
         "cdn_math.html": ('<script defer src="https://cdn.example.org/mathjax/tex-chtml.js"></script>',
                           '<span class="math">\\(b^2\\)</span>'),
         "faults.html": ("<script>const A = 1;</script><script>const A = 1;</script>",
-                        '<pre style="overflow-x:auto">' + "x" * 400 + '</pre><img src="f.png">'),
+                        '<pre style="overflow-x:auto">' + "x" * 400 + '</pre><img src="f.png">'
+                        '<table><tr><td>a long description that pandas shortened...</td></tr></table>'),
     }
     for name, (head, body) in pages.items():
         (root / name).write_text(PAGE.format(head=head, body=body))
@@ -119,3 +130,4 @@ def test_a_real_browser_finds_each_fault_and_passes_a_clean_page(tmp_path):
     assert "has already been declared" in faults
     assert "block scrolls sideways: pre" in faults
     assert "has no alt text, no caption, no figure number" in faults
+    assert "table cell cut off: 'a long description" in faults

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from spectm.data.layout import source_label
+from spectm.evaluate.measured import percent, width_words
 from spectm.paper import PAPER
 from spectm.verdicts import RULE, judge
 
@@ -45,21 +46,25 @@ def spectra_only_baseline(microcystin: list[dict], task: str) -> dict:
     return {"feature_set": rows[0]["feature_set"], "algorithm": rows[0]["algorithm"]}
 
 
+#: The unit of every microcystin score in the side-by-side table.
+R2 = "R² of log10 µg/L"
+
+
 def _interval(row) -> str:
     return f"{row['r2']:.3f} [{row['r2_low']:.3f}, {row['r2_high']:.3f}]"
 
 
 def _difference(d: dict) -> str:
-    return f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] over {d['seeds']} seeds"
+    return f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] over {d['seeds']} seed{'s' if d['seeds'] != 1 else ''}"
 
 
 def _trust_rows(trust: dict) -> list[tuple]:
-    """One row per single number of the trust chapter (nested tables stay in that chapter)."""
-    def text(value):
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-    return [(f"trust: {key.replace('_', ' ')}", "not measured", text(value), "chapter 8")
-            for key, value in trust.items() if isinstance(value, (int, float, str))]
+    """The trust chapter's 90 % intervals, coverage and width, with their units (the paper reports none)."""
+    on = f"{int(trust['samples'])} held-out samples in {int(trust['weeks'])} weeks, chapter 8"
+    return [("90 % interval (CV+), coverage", "% of samples", "not reported", percent(trust.get("coverage_90_cvplus")),
+             on),
+            ("90 % interval (CV+), mean width", "log10 µg/L", "not reported", width_words(trust.get("width_90_cvplus")),
+             on)]
 
 
 def side_by_side(store, data: dict) -> pd.DataFrame:
@@ -82,34 +87,34 @@ def side_by_side(store, data: dict) -> pd.DataFrame:
 
     recon = reconstruction["r"]
     rows = [
-        ("masked-band reconstruction, SpecTM (pooled r)", str(PAPER["reconstruction_r"]),
+        ("masked-band reconstruction, SpecTM", "Pearson r, pooled", str(PAPER["reconstruction_r"]),
          f"{recon[('spectm', 'overall')]:.4f}", "held-out dates, targeted mask, chapter 5"),
-        ("masked-band reconstruction, cubic spline (pooled r)", str(PAPER["spline_r"]),
+        ("masked-band reconstruction, cubic spline", "Pearson r, pooled", str(PAPER["spline_r"]),
          f"{recon[('cubic', 'overall')]:.4f} (extrapolating); {recon[('cubic (hold)', 'overall')]:.4f} "
          "(holding the last band)", "same pixels, chapter 5"),
-        ("matched samples, current week / 8 days ahead", f"{PAPER['samples_current'].value:g} / {PAPER['samples_ahead'].value:g}",
+        ("matched samples, current week / 8 days ahead", "samples", f"{PAPER['samples_current'].value:g} / {PAPER['samples_ahead'].value:g}",
          f"{data['current'].sizes['sample']} / {data['ahead'].sizes['sample']}",
          "≤ 2 km, ±4 days; 8-12 days before, chapter 2"),
-        ("microcystin R², current week, SpecTM", str(PAPER["r2_current"]), mc("SpecTM embeddings", "current_week"),
+        ("microcystin, current week, SpecTM", R2, str(PAPER["r2_current"]), mc("SpecTM embeddings", "current_week"),
          "week-grouped repeated CV, 95 % interval over weeks, chapter 6"),
-        ("microcystin R², 8 days ahead, SpecTM", f"{PAPER['r2_ahead'].value:.3f}", mc("SpecTM embeddings", "8_day_ahead"),
+        ("microcystin, 8 days ahead, SpecTM", R2, f"{PAPER['r2_ahead'].value:.3f}", mc("SpecTM embeddings", "8_day_ahead"),
          "same protocol, chapter 6"),
-        ("best baseline R², current week", f"{PAPER['baseline_current']} (Ridge)",
+        ("best baseline, current week", R2, f"{PAPER['baseline_current']} (Ridge)",
          mc("best baseline (any features)", "current_week"), "nested grid, chapter 6"),
-        ("best baseline R², 8 days ahead", f"{PAPER['baseline_ahead']} (SVR)", mc("best baseline (any features)", "8_day_ahead"),
+        ("best baseline, 8 days ahead", R2, f"{PAPER['baseline_ahead']} (SVR)", mc("best baseline (any features)", "8_day_ahead"),
          "nested grid, chapter 6"),
-        ("weather only (AUX) vs SSL + weather", f"{PAPER['aux_only']} vs {PAPER['ssl_plus_all'].value:.3f}", weather_vs_ssl(), "chapter 6"),
-        ("targeted minus random masking, current week", f"+{PAPER['targeted_minus_random']} R²",
+        ("weather only (AUX) vs SSL + weather", R2, f"{PAPER['aux_only']} vs {PAPER['ssl_plus_all'].value:.3f}", weather_vs_ssl(), "chapter 6"),
+        ("targeted minus random masking, current week", "difference in R²", f"+{PAPER['targeted_minus_random']} R²",
          _difference(ablations["targeted_minus_random"]["current_week"]),
          "same budget, paired by seed, chapter 7"),
-        ("targeted minus random masking, 8 days ahead", "(not reported)",
+        ("targeted minus random masking, 8 days ahead", "difference in R²", "(not reported)",
          _difference(ablations["targeted_minus_random"]["8_day_ahead"]), "chapter 7"),
-        ("label efficiency at 5 % of labels, current week", str(PAPER["label_efficiency"]),
+        ("label efficiency at 5 % of labels, current week", "x fewer labels", str(PAPER["label_efficiency"]),
          ablations["label_efficiency_at_5pct_words"]["current_week"],
          "ridge on each feature set, many subsets, chapter 7"),
     ]  # fmt: skip
     where = source_label(store.source, short=True)
-    columns = ["claim", "paper (Lake Erie, as reported)", f"this book ({where}, {store.profile})", "how"]
+    columns = ["claim", "unit", "paper (Lake Erie, as reported)", f"this book ({where}, {store.profile})", "how"]
     return pd.DataFrame(rows + _trust_rows(trust), columns=columns)
 
 
