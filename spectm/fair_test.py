@@ -79,10 +79,16 @@ def pretrain_without(data: dict[int, dict], held_out: int, profile: str, arm: st
     train, validation, _, _ = experiments.pretraining_data(pixels, seed=0)
     if max_pixels >= len(train):
         return experiments.pretrain(pixels, config)
-    n_validation = max(1, int(VALIDATION_SHARE * max_pixels))
-    return experiments.pretrain(pixels, config, train.subset(_fixed_draw(len(train), max_pixels, 0)),
-                                validation.subset(_fixed_draw(len(validation), n_validation, 1)),
-                                data_tag=f"fair-pixels{max_pixels}-validation{n_validation}")
+    validation = validation_for_budget(validation, max_pixels)
+    return experiments.pretrain(pixels, config, train.subset(_fixed_draw(len(train), max_pixels, 0)), validation,
+                                data_tag=f"fair-pixels{max_pixels}-validation{len(validation)}")
+
+
+def validation_for_budget(validation, n_train: int):
+    """A fixed draw of :data:`VALIDATION_SHARE` x ``n_train`` pixels of ``validation`` (all when fewer): the
+    validation set of a run trained on ``n_train`` pixels, the same rows for every arm and seed."""
+    size = max(1, int(VALIDATION_SHARE * n_train))
+    return validation.subset(_fixed_draw(len(validation), size, 1))
 
 
 #: Validation pixels of a run under a pixel budget, as a share of that budget. The validation loss is a

@@ -119,3 +119,16 @@ def test_the_study_profile_is_quick_with_a_fair_test_of_at_least_five_seeds_and_
     assert model_config("study") == model_config("quick")
     assert features.feature_sets("study").keys() == features.feature_sets("quick").keys()
     assert baselines.count_configurations("study") == baselines.count_configurations("quick")
+
+
+def test_a_budgeted_validation_set_is_a_fixed_share_of_the_training_pixels():
+    """Chapter 7's ablation runs and the fair test's runs validate on the same kind of fixed draw."""
+    from spectm.datasets import PixelSpectra
+
+    rng = np.random.default_rng(0)
+    validation = PixelSpectra(rng.random((1000, 12)).astype(np.float32), None, rng.random((1000, 12)).astype(np.float32),
+                              np.linspace(400.0, 700.0, 12), (), None, indices=np.zeros((1000, 0), np.float32))
+    first = fair_test.validation_for_budget(validation, 2000)
+    assert len(first) == int(fair_test.VALIDATION_SHARE * 2000)
+    np.testing.assert_array_equal(first.values.numpy(), fair_test.validation_for_budget(validation, 2000).values.numpy())
+    assert len(fair_test.validation_for_budget(validation, 10**6)) == 1000  # never more than there is
