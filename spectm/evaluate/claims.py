@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from spectm.data.layout import source_label
-from spectm.evaluate.measured import percent, width_words
+from spectm.evaluate.measured import percent, r2_interval, width_words
 from spectm.paper import PAPER
 from spectm.verdicts import RULE, judge
 
@@ -50,10 +50,6 @@ def spectra_only_baseline(microcystin: list[dict], task: str) -> dict:
 R2 = "R² of log10 µg/L"
 
 
-def _interval(row) -> str:
-    return f"{row['r2']:.3f} [{row['r2_low']:.3f}, {row['r2_high']:.3f}]"
-
-
 def _difference(d: dict) -> str:
     return f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] over {d['seeds']} seed{'s' if d['seeds'] != 1 else ''}"
 
@@ -78,7 +74,7 @@ def side_by_side(store, data: dict) -> pd.DataFrame:
 
     def mc(model, task):
         row = microcystin.loc[(model, task)]
-        return f"{_interval(row)} ({row['algorithm']}, {row['feature_set']})"
+        return f"{r2_interval(row)} ({row['algorithm']}, {row['feature_set']})"
 
     def weather_vs_ssl():
         r2 = microcystin["r2"]

@@ -21,14 +21,18 @@ def _r2(value) -> str:
     return NOT_MEASURED if value is None else f"{value:.3f}"
 
 
+def r2_interval(row) -> str:
+    """``r2 [r2_low, r2_high]`` of a score row, to three decimals."""
+    return f"{row['r2']:.3f} [{row['r2_low']:.3f}, {row['r2_high']:.3f}]"
+
+
 def detected_frame(fair: dict) -> pd.DataFrame:
     """The fair test's arms scored on every sample and on detected samples only (non-detects left out)."""
     rows = []
     for task, label in TASKS.items():
         for score in fair[task]["scores"]:
             rows.append({"task": label, "features": score["features"],
-                         "R², all samples [95 % interval]":
-                             f"{score['r2']:.3f} [{score['r2_low']:.3f}, {score['r2_high']:.3f}]",
+                         "R², all samples [95 % interval]": r2_interval(score),
                          "R², detected samples only": _r2(score.get("r2_detected")),
                          "AUROC, > 1 µg/L": _r2(score.get("auroc_1ug")),
                          "samples (all)": f"{int(score['n_samples']):d}"})
