@@ -139,3 +139,14 @@ def test_station_spectra_have_a_red_edge_in_summer_water_leaving(pooled):
     summary = station_spectra_summary(pooled)
     assert summary["spectra"] > 500 and summary["r709_r665_jas"] >= 1.0
     assert 500 <= summary["green_max_median"] <= 600
+
+
+def test_green_maximum_sensitivity_starts_at_the_twin_and_moves_blue_with_less_cdom(pooled):
+    from spectm.twin.calibration import green_maximum_sensitivity, station_spectra_summary
+
+    table = green_maximum_sensitivity(pooled, cdom_scales=(1.0, 0.25), tss_scales=(1.0,))
+    as_built = station_spectra_summary(pooled)
+    assert table.loc[0, "green_max_median"] == as_built["green_max_median"]
+    assert table.loc[0, "green_max_545_570"] == pytest.approx(as_built["green_max_545_570"])
+    assert table.loc[1, "ag440_median"] == pytest.approx(0.25 * table.loc[0, "ag440_median"])
+    assert table.loc[1, "green_max_median"] < table.loc[0, "green_max_median"]

@@ -312,6 +312,25 @@ def twin_ceiling_interval(samples: pd.DataFrame, reps: int = 200, seed: int = 0)
     return pd.DataFrame(rows).T
 
 
+def _station_spectra(samples: pd.DataFrame, wavelengths, cdom_scale: float = 1.0, tss_scale: float = 1.0):
+    """(surface samples, wavelengths, error-free Rrs) at the stations, CDOM and mineral TSS scaled."""
+    from spectm.bands import as_wavelengths
+    from spectm.physics import simulate_rrs
+
+    s = samples[samples["depth_category"] == "Surface"]
+    wl = as_wavelengths(wavelengths)
+    rrs = simulate_rrs(s["true_chl_surface"].to_numpy(float), s["true_pc_surface"].to_numpy(float),
+                       cdom_scale * s["true_ag440"].to_numpy(float), tss_scale * s["true_tss"].to_numpy(float),
+                       wl)  # fmt: skip
+    return s, wl, rrs
+
+
+def _green_maxima(wl: np.ndarray, rrs: np.ndarray) -> np.ndarray:
+    """Wavelength (nm) of each spectrum's 500-600 nm maximum."""
+    green = (wl >= 500) & (wl <= 600)
+    return wl[green][np.argmax(rrs[:, green], axis=1)]
+
+
 def station_spectra_summary(samples: pd.DataFrame, wavelengths="oci_rrs172") -> dict[str, float]:
     """Shape of the twin's error-free water-leaving spectra at the sampled stations (surface samples).
 
@@ -319,17 +338,33 @@ def station_spectra_summary(samples: pd.DataFrame, wavelengths="oci_rrs172") -> 
     western-basin bloom spectra peak near 550-565 nm); ``green_max_median`` (nm); ``r709_r665_jas``:
     the median R709/R665 of July-September spectra (the red edge rivals R665 in bloom season).
     """
-    from spectm.bands import as_wavelengths
-    from spectm.physics import simulate_rrs
-
-    s = samples[samples["depth_category"] == "Surface"]
-    wl = as_wavelengths(wavelengths)
-    rrs = simulate_rrs(s["true_chl_surface"].to_numpy(float), s["true_pc_surface"].to_numpy(float),
-                       s["true_ag440"].to_numpy(float), s["true_tss"].to_numpy(float), wl)  # fmt: skip
-    green = (wl >= 500) & (wl <= 600)
-    peak = wl[green][np.argmax(rrs[:, green], axis=1)]
+    s, wl, rrs = _station_spectra(samples, wavelengths)
+    peak = _green_maxima(wl, rrs)
     summer = pd.DatetimeIndex(s["date"]).month.isin([7, 8, 9])
     ratio = rrs[:, np.argmin(np.abs(wl - 709))] / rrs[:, np.argmin(np.abs(wl - 665))]
     return {"spectra": int(peak.size), "green_max_median": float(np.median(peak)),
             "green_max_545_570": float(np.mean((peak >= 545) & (peak <= 570))),
             "r709_r665_jas": float(np.median(ratio[summer]))}  # fmt: skip
+
+
+def green_maximum_sensitivity(samples: pd.DataFrame, cdom_scales=(1.0, 0.5, 0.25), tss_scales=(1.0, 0.5),
+                              wavelengths="oci_rrs172") -> pd.DataFrame:
+    """Where the station spectra's green maximum would sit with less CDOM and mineral sediment.
+
+    Why: the twin misses the green-maximum target (545-570 nm), and its stations' CDOM and mineral TSS
+    are the two concentrations it could be tuned by. Each row scales the stations' true a_g(440) and TSS
+    (chl-a and phycocyanin unchanged) and recomputes the error-free spectra: the median a_g(440) and TSS
+    that result, the median green maximum (nm) and the share of spectra with it at 545-570 nm. The
+    biology is not rerun, so the rows say what the optics alone would need, not what a retuned twin is.
+    """
+    rows = []
+    for cdom_scale in cdom_scales:
+        for tss_scale in tss_scales:
+            s, wl, rrs = _station_spectra(samples, wavelengths, cdom_scale, tss_scale)
+            peak = _green_maxima(wl, rrs)
+            rows.append({"cdom_scale": cdom_scale, "tss_scale": tss_scale,
+                         "ag440_median": cdom_scale * float(s["true_ag440"].median()),
+                         "tss_median": tss_scale * float(s["true_tss"].median()),
+                         "green_max_median": float(np.median(peak)),
+                         "green_max_545_570": float(np.mean((peak >= 545) & (peak <= 570)))})  # fmt: skip
+    return pd.DataFrame(rows)
