@@ -1,0 +1,28 @@
+"""``python -m benchmarks profile`` times the training step that ``spectm.train`` runs, stage by stage."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks.bench_profile import _staged_forward
+from benchmarks.bench_train import make_batch
+from spectm.masking import make_mask
+from spectm.model import SpecTM, model_config, spectm_loss
+from spectm.train import forward_loss, resolve_config
+
+
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16], ids=["float32", "bf16"])
+def test_the_staged_forward_computes_the_training_loss(dtype):
+    pixels, batch = make_batch(16, torch.device("cpu"))
+    mask = make_mask("targeted", pixels.wavelengths, 16, None)
+    wavelengths = torch.tensor(pixels.wavelengths, dtype=torch.float32)
+    torch.manual_seed(0)
+    model = SpecTM(model_config("quick", n_bands=len(pixels.wavelengths), n_indices=len(pixels.index_names)))
+    model.normalizer.fit(pixels.values)
+    config = resolve_config({"profile": "quick"})
+    expected, _ = forward_loss(model, batch, mask, wavelengths, config, dtype)
+    with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+        outputs = _staged_forward(model, batch, mask, wavelengths, lambda stage: None)
+    staged, _ = spectm_loss(outputs, batch, tuple(config["loss_weights"]))
+    assert torch.isfinite(expected) and staged.item() == pytest.approx(expected.item(), rel=1e-6)
