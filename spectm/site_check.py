@@ -101,12 +101,16 @@ def launch(browser: str, profile_dir: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port_file = Path(profile_dir) / "DevToolsActivePort"
     deadline = time.monotonic() + 30
-    while not port_file.exists() or len(port_file.read_text().splitlines()) < 2:
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise NoBrowser(f"{browser} did not start its DevTools endpoint within 30 s")
-        time.sleep(0.1)
-    port = port_file.read_text().splitlines()[0]
+    try:  # whatever stops the wait (timeout, Ctrl-C, a failing clock call), no browser is left running
+        while not port_file.exists() or len(port_file.read_text().splitlines()) < 2:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise NoBrowser(f"{browser} did not start its DevTools endpoint within 30 s")
+            time.sleep(0.1)
+        port = port_file.read_text().splitlines()[0]
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -226,14 +230,17 @@ def site_pages(root: Path) -> list[str]:
 
 async def check_site(root: Path, browser: str) -> dict[str, dict]:
     server, base = serve(root)
-    with tempfile.TemporaryDirectory(prefix="spectm-site-check-") as profile_dir:
-        process, devtools_http = launch(browser, profile_dir)
-        try:
-            return {page: await probe_page(devtools_http, base + page) for page in site_pages(root)}
-        finally:
-            process.kill()
-            process.wait()
-            server.shutdown()
+    try:
+        with tempfile.TemporaryDirectory(prefix="spectm-site-check-") as profile_dir:
+            process, devtools_http = launch(browser, profile_dir)
+            try:
+                return {page: await probe_page(devtools_http, base + page) for page in site_pages(root)}
+            finally:
+                process.kill()
+                process.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def main(argv: list[str] | None = None) -> int:

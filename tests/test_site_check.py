@@ -82,6 +82,36 @@ def test_a_site_without_index_is_refused(tmp_path, capsys):
     assert "holds no index.html: build the book first" in capsys.readouterr().err
 
 
+class _StopWaiting(Exception):
+    pass
+
+
+@pytest.mark.parametrize("browser_script", ["exec sleep 60", "exit 3"])
+def test_no_browser_is_left_running_when_the_start_fails(tmp_path, monkeypatch, browser_script):
+    """A browser that never writes its DevTools port (or dies at once) is killed whatever ends the wait:
+    an exception from the wait itself (here the sleep; under libfaketime a real one raised EINVAL and
+    left Chromium spinning after the test), or the browser's own exit (NoBrowser)."""
+    browser = tmp_path / "fake-chromium"
+    browser.write_text(f"#!/bin/sh\n{browser_script}\n")
+    browser.chmod(0o755)
+    started = []
+    real_popen = site_check.subprocess.Popen
+    monkeypatch.setattr(site_check.subprocess, "Popen", lambda *a, **k: started.append(real_popen(*a, **k))
+                        or started[-1])
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if browser_script.startswith("exec") and len(sleeps) > 2:
+            raise _StopWaiting
+
+    monkeypatch.setattr(site_check.time, "sleep", sleep)
+    expected = _StopWaiting if browser_script.startswith("exec") else site_check.NoBrowser
+    with pytest.raises(expected):
+        site_check.launch(str(browser), str(tmp_path / "profile"))
+    assert len(started) == 1 and started[0].poll() is not None  # reaped: not running
+
+
 PAGE = """<!doctype html><html><head><meta charset="utf-8">{head}</head>
 <body style="margin:0"><article style="width:600px">{body}</article></body></html>"""
 
