@@ -23,7 +23,7 @@ HTML      := $(if $(filter twin,$(SOURCE)),_build/html/index.html,$(STAGE)/_buil
 # Seasons the real path fetches: every chapter reads 2024, the fair test leaves each of these out in turn.
 REAL_YEARS ?= 2024 2025
 
-.PHONY: help install test book notebooks fetch fetch-twin fetch-real html check-site benchmarks clean clean-book FORCE
+.PHONY: help install test test-any-day book notebooks fetch fetch-twin fetch-real html check-site benchmarks clean clean-book FORCE
 
 ## help        : this list
 help:
@@ -41,6 +41,13 @@ $(STAMP): pyproject.toml
 ## test        : run the test suite (never touches the network)
 test: $(STAMP)
 	$(PY) -m pytest
+
+## test-any-day: the test suite at another date (ANY_DAY, by libfaketime) and in reverse order: no test may
+##               depend on the date, the clock or the order of tests (slower: about 10 min)
+ANY_DAY ?= 2031-02-28 23:59:00
+test-any-day: $(STAMP)
+	@command -v faketime >/dev/null || { echo "make test-any-day: needs faketime (Debian: apt-get install faketime)" >&2; exit 2; }
+	faketime -f '@$(ANY_DAY)' env PYTHONPATH=tests/plugins $(PY) -m pytest -p reverse_order -p no:cacheprovider
 
 ## book        : execute every notebook (PROFILE=quick|paper, SOURCE=twin|real) and build the HTML;
 ##               twin: executed/ and _build/html; real: fetches what is missing, then executed-real/ and
