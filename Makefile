@@ -43,7 +43,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 ## test-any-day: the test suite at another date (ANY_DAY, by libfaketime) and in reverse order: no test may
-##               depend on the date, the clock or the order of tests (slower: about 10 min)
+##               depend on the date, the clock or the order of tests (about as long as make test)
 ANY_DAY ?= 2031-02-28 23:59:00
 test-any-day: $(STAMP)
 	@command -v faketime >/dev/null || { echo "make test-any-day: needs faketime (Debian: apt-get install faketime)" >&2; exit 2; }
