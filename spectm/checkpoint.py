@@ -175,8 +175,10 @@ def run_lock(run_dir):
 
     A second process is refused at once with :class:`RunInUseError` naming the folder and the holder's
     pid. The kernel drops the lock when its holder exits, however it dies, so a stale lock file never
-    blocks. Re-entrant within one process (``experiments.pretrain`` holds it around ``train``). Taking
-    the lock removes the temporaries that killed writers left behind: nobody else can be writing them."""
+    blocks; a holder that releases the lock empties the file, so a pid still in it when the lock is free
+    names a process that died holding the folder, and a warning says the folder is taken over.
+    Re-entrant within one process (``experiments.pretrain`` holds it around ``train``). Taking the lock
+    removes the temporaries that killed writers left behind: nobody else can be writing them."""
     import fcntl
 
     run_dir = Path(run_dir).absolute()
@@ -200,17 +202,28 @@ def run_lock(run_dir):
         except OSError as error:  # a file system without locks (some network mounts): say so, go on
             warnings.warn(f"{run_dir} cannot be locked ({error}); nothing stops a second run from writing "
                           "there at the same time", stacklevel=3)
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        _take_over(handle, run_dir)
         remove_run_temporaries(run_dir)
         _HELD_LOCKS[run_dir] = 1
         try:
             yield run_dir
         finally:
             del _HELD_LOCKS[run_dir]
+            handle.truncate(0)  # released cleanly: no pid left behind
     finally:
         handle.close()  # releases the flock
+
+
+def _take_over(handle, run_dir: Path) -> None:
+    """Write our pid into the lock file just acquired, warning when a dead holder's pid was still there."""
+    handle.seek(0)
+    left = handle.read().strip()
+    if left and left != str(os.getpid()):
+        warnings.warn(f"{run_dir} was left locked by pid {left}, which ended without releasing it (killed?); "
+                      "taking the run folder over", stacklevel=4)
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
 
 
 def remove_run_temporaries(run_dir) -> list[Path]:
