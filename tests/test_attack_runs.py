@@ -1,0 +1,163 @@
+"""Attacks on long runs: a finished run entered again, a log that lost lines, a lock left by a killed
+process, Ctrl-C in ``spectm pretrain``, a folder it may not write, a damaged summary. Each either resumes
+exactly or is refused in one sentence that names the folder; nothing is silently lost or mixed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import spectm
+from spectm import checkpoint as ckpt
+from spectm import experiments
+from spectm.datasets import PixelSpectra, split_by_date, synthetic_spectra
+from spectm.train import resolve_config, train
+
+TINY_MODEL = {"n_layers": 1, "width": 32, "n_heads": 2, "decoder_width": 32, "decoder_depth": 1,
+              "decoder_heads": 2, "n_wavelength_frequencies": 8}
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def tiny_config(**overrides) -> dict:
+    return {"profile": "quick", "model": dict(TINY_MODEL), "batch_size": 32, "epochs": 2,
+            "learning_rate": 3e-3, "checkpoint_every": 4, "progress": False, **overrides}
+
+
+@pytest.fixture(scope="module")
+def data():
+    table = synthetic_spectra(320, seed=1, n_dates=10)
+    pixels = PixelSpectra(table["Rrs"], table["time"], table["future"])
+    train_rows, val_rows = split_by_date(pixels.time, 0.2, seed=0)
+    return pixels.subset(train_rows), pixels.subset(val_rows)
+
+
+def child_env() -> dict:
+    root = os.path.dirname(os.path.dirname(spectm.__file__))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+            "OMP_NUM_THREADS": "1"}
+
+
+def test_a_finished_run_entered_again_reports_its_validation_and_whole_time(data, tmp_path):
+    """A run killed after training but before its summary was stored is entered again: its summary must
+    be the finished run's (validation losses, all steps over all the time trained), not an empty piece."""
+    first = train(tiny_config(), *data, tmp_path)
+    trained_for = ckpt.load_checkpoint(tmp_path).get("elapsed_s", 0.0)
+    again = train(tiny_config(), *data, tmp_path)
+    assert again["resumed_from_step"] == first["steps"] == again["steps"]
+    assert again["val"] == first["val"] and set(first["val"]) >= {"loss", "reconstruction"}
+    assert again["seconds"] >= trained_for > 0 and again["samples_per_second"] > 0
+
+
+def test_a_metrics_log_that_lost_records_is_refused_not_resumed(data, tmp_path):
+    train(tiny_config(max_steps=6), data[0], None, tmp_path)
+    log = tmp_path / "metrics.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:2]))  # a copy cut short: steps 3..6 are gone
+    refusal = rf"{re.escape(str(log))} lost records written before the checkpoint at step 6"
+    with pytest.raises(ckpt.ResumeError, match=refusal):
+        train(tiny_config(max_steps=6), data[0], None, tmp_path)
+    log.write_text("")  # emptied
+    with pytest.raises(ckpt.ResumeError, match=refusal):
+        train(tiny_config(max_steps=6), data[0], None, tmp_path)
+    assert train(tiny_config(max_steps=6, resume=False), data[0], None, tmp_path)["steps"] == 6  # if asked
+    assert len(log.read_text().splitlines()) == len(lines)
+
+
+HOLDER = """import sys
+from spectm.checkpoint import run_lock
+with run_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_lock_left_by_a_killed_process_is_taken_over_with_a_warning(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=child_env())
+    assert holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)  # dies holding the folder
+    holder.wait()
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(tmp_path))} was left locked by pid {holder.pid}"):
+        with ckpt.run_lock(tmp_path):
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # released cleanly: the next holder takes it without a word
+        with ckpt.run_lock(tmp_path):
+            pass
+
+
+INTERRUPTED = """import os, signal, sys
+import spectm.train
+real_step, count = spectm.train.train_step, [0]
+def step_then_ctrl_c(*args, **kwargs):
+    result = real_step(*args, **kwargs)
+    count[0] += 1
+    if count[0] == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C in a terminal
+    return result
+spectm.train.train_step = step_then_ctrl_c
+from spectm.pretrain import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def pretrain_argv(table, run) -> list[str]:
+    spectra = synthetic_spectra(160, seed=3, n_dates=5)
+    np.savez(table, Rrs=spectra["Rrs"], time=spectra["time"])
+    return ["--data", str(table), "--out", str(run), "--set", "max_steps=8", "--set", "progress=False",
+            "--set", "batch_size=16", "--set", "checkpoint_every=4", "--set", f"model={TINY_MODEL!r}"]
+
+
+def test_ctrl_c_in_pretrain_is_one_line_and_the_next_start_resumes(tmp_path, capsys):
+    from spectm.pretrain import main
+
+    run = tmp_path / "a run"  # a path with a space
+    argv = pretrain_argv(tmp_path / "pixels table.npz", run)
+    child = subprocess.run([sys.executable, "-c", INTERRUPTED, "6", *argv], capture_output=True, text=True,
+                           env=child_env(), timeout=600)
+    assert child.returncode == 130, child.stderr
+    assert child.stderr.strip().splitlines() == [
+        f"spectm pretrain: interrupted; {run} keeps the last checkpoint, the same command resumes from it"]
+    assert not list(run.glob(".tmp-*")) and ckpt.load_checkpoint(run)["step"] == 4
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resumed_from_step"] == 4 and summary["steps"] == 8
+
+
+def test_a_run_folder_it_may_not_write_is_one_clear_refusal(tmp_path, capsys, monkeypatch):
+    """As root a chmod does not stop writes, so the file system's answer is played by ``open``."""
+    from spectm.pretrain import main
+
+    argv = pretrain_argv(tmp_path / "table.npz", tmp_path / "run")
+
+    def read_only(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(ckpt, "open", read_only, raising=False)  # the lock file is the first write
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Permission denied" in err and "run.lock" in err and len(err.splitlines()) == 1
+
+
+def test_a_damaged_summary_is_written_again_from_the_finished_checkpoint(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPECTM_DATA", str(tmp_path / "data"))
+    table = experiments.xr.Dataset({"Rrs": (("pixel", "wavelength"), np.ones((2, 3)))})
+    config = resolve_config(tiny_config())
+    run = experiments.pretrain(table, config, *data, device="cpu")
+    original = json.loads((run / "summary.json").read_text())
+    assert original["val"]
+    text = (run / "summary.json").read_text()
+    (run / "summary.json").write_text(text[: len(text) // 2])  # cut short
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(run / 'summary.json'))} is damaged"):
+        assert experiments.pretrain(table, config, *data, device="cpu") == run
+    rebuilt = json.loads((run / "summary.json").read_text())
+    assert rebuilt["steps"] == original["steps"] and rebuilt["val"] == original["val"]
