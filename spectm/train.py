@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from spectm.atomic import atomic_write_text
 from spectm.bands import GRIDS, wavelength_grid
-from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError,
+from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, PREVIOUS_NAME, ResumeError,
                                code_version, load_checkpoint, load_resumable, restore_rng_states, rng_states,
                                run_lock, save_rotating, source_fingerprint)
 from spectm.masking import DEFAULT_BUDGET, correlation_groups, make_mask
@@ -267,7 +267,7 @@ def read_metrics_log(path) -> list[dict]:
     """The records of a ``metrics.jsonl``; a torn last line (a process killed mid-write) is dropped, while an
     unreadable line anywhere else is an error naming the file and the line."""
     path = Path(path)
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]  # bad bytes: a bad line
     records = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -294,6 +294,14 @@ def _truncate_log(path: Path, step: int, epoch: int, saved_bytes: int | None = N
                           f"({len(text.encode())} bytes of {saved_bytes} left); use another out_dir, or "
                           "resume=False to start over")
     atomic_write_text(path, text)
+
+
+def start_over(out_dir: Path) -> None:
+    """A fresh run in ``out_dir`` (none there, or ``resume=False``): an empty metrics log and no checkpoint of
+    an earlier run, which a later resume would otherwise pick up under the new run's log."""
+    for name in (CHECKPOINT_NAME, PREVIOUS_NAME):
+        (out_dir / name).unlink(missing_ok=True)
+    (out_dir / "metrics.jsonl").write_text("")
 
 
 def _check_resumable(saved: dict, config: dict, identity: dict, run_dir: Path) -> None:
@@ -431,7 +439,7 @@ def setup(config, train_data, val_data, out_dir: Path, rank: int, world_size: in
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         if resumed_from is None:
-            (out_dir / "metrics.jsonl").write_text("")
+            start_over(out_dir)
     net = model
     if world_size > 1:
         device_ids = [device.index] if device.type == "cuda" else None

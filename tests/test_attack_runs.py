@@ -161,3 +161,46 @@ def test_a_damaged_summary_is_written_again_from_the_finished_checkpoint(data, t
         assert experiments.pretrain(table, config, *data, device="cpu") == run
     rebuilt = json.loads((run / "summary.json").read_text())
     assert rebuilt["steps"] == original["steps"] and rebuilt["val"] == original["val"]
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_starting_over_leaves_no_checkpoint_a_later_resume_could_mix_in(data, tmp_path):
+    """A finished run, then ``resume=False`` killed before its first checkpoint, then a plain start: the
+    plain start must not resume the earlier run's checkpoint under the new run's log."""
+    config = tiny_config(masking="random")
+    whole = train(config, *data, tmp_path / "whole")
+    train(config, *data, tmp_path / "run")
+
+    def crash(state):
+        if state["step"] == 2:
+            raise Crash("killed")
+
+    with pytest.raises(Crash):
+        train({**config, "resume": False}, *data, tmp_path / "run", callback=crash)
+    again = train(config, *data, tmp_path / "run")
+    assert again["resumed_from_step"] is None and again["steps"] == whole["steps"]
+    logs = [[{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
+             for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()] for name in ("whole", "run")]
+    assert logs[0] == logs[1]
+
+
+def test_undecodable_bytes_in_a_metrics_log_name_the_line(tmp_path):
+    from spectm.data.errors import DataFormatError
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_bytes(b'{"kind": "step", "step": 1}\n\xff\xfe\x00 bad block\n{"kind": "step", "step": 2}\n')
+    with pytest.raises(DataFormatError, match=rf"{re.escape(str(log))}.*line 2"):
+        experiments.metrics(tmp_path)
+
+
+def test_an_output_folder_that_is_a_file_is_one_clear_refusal(tmp_path, capsys):
+    from spectm.pretrain import main
+
+    argv = pretrain_argv(tmp_path / "table.npz", tmp_path / "run")
+    (tmp_path / "run").write_text("not a folder")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(tmp_path / "run") in err and len(err.splitlines()) == 1
