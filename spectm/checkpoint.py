@@ -167,6 +167,17 @@ def _is_source(relative: Path) -> bool:
 
 
 _HELD_LOCKS: dict[Path, int] = {}
+_LOCK_FILES: dict[Path, object] = {}  # the open lock file of each folder held, for forked children to close
+
+
+def _close_locks_in_forked_child() -> None:
+    """A forked child (a DataLoader worker) shares the parent's lock file and would keep the folder locked
+    after the parent is killed, until it exits in turn; it closes its copy (the parent keeps the lock)."""
+    for handle in _LOCK_FILES.values():
+        handle.close()
+
+
+os.register_at_fork(after_in_child=_close_locks_in_forked_child)
 
 
 @contextlib.contextmanager
@@ -204,12 +215,13 @@ def run_lock(run_dir):
                           "there at the same time", stacklevel=3)
         _take_over(handle, run_dir)
         remove_run_temporaries(run_dir)
-        _HELD_LOCKS[run_dir] = 1
+        _HELD_LOCKS[run_dir], _LOCK_FILES[run_dir] = 1, handle
         try:
             yield run_dir
         finally:
-            del _HELD_LOCKS[run_dir]
-            handle.truncate(0)  # released cleanly: no pid left behind
+            del _HELD_LOCKS[run_dir], _LOCK_FILES[run_dir]
+            if not handle.closed:  # closed: a forked child leaving the block, the parent still holds it
+                handle.truncate(0)  # released cleanly: no pid left behind
     finally:
         handle.close()  # releases the flock
 

@@ -204,3 +204,32 @@ def test_an_output_folder_that_is_a_file_is_one_clear_refusal(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert str(tmp_path / "run") in err and len(err.splitlines()) == 1
+
+
+HOLDER_WITH_WORKER = """import os, sys
+from spectm.checkpoint import run_lock
+with run_lock(sys.argv[1]):
+    worker = os.fork()  # as a DataLoader worker: forked while the run holds its folder
+    if worker == 0:
+        sys.stdin.read()
+        os._exit(0)
+    print(worker, flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_forked_worker_that_outlives_its_killed_run_does_not_hold_the_folder(tmp_path):
+    """kill -9 of a run with DataLoader workers: the workers live on a few seconds and, holding a copy of
+    the lock's file, kept the folder 'in use by' the dead run; a restart must get it at once."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER_WITH_WORKER, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=child_env())
+    worker = int(holder.stdout.readline())
+    try:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        os.kill(worker, 0)  # the worker is still alive
+        with pytest.warns(UserWarning, match=f"left locked by pid {holder.pid}"):
+            with ckpt.run_lock(tmp_path):
+                pass
+    finally:
+        os.kill(worker, signal.SIGKILL)
