@@ -29,6 +29,7 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -319,6 +320,22 @@ def _check_resumable(saved: dict, config: dict, identity: dict, run_dir: Path) -
                               "use another out_dir, or resume=False to start over")
 
 
+def numerics() -> dict:
+    """What makes float results differ between two machines running the same code on the same data: the
+    torch version and its CPU thread count (a GEMM sums in another order with more threads)."""
+    return {"torch": str(torch.__version__), "threads": torch.get_num_threads()}  # str: weights_only loads it
+
+
+def _warn_if_numerics_differ(saved: dict | None, run_dir: Path) -> None:
+    """A resume under another torch or thread count is allowed (the science holds) but said: the rest of
+    the run will not be bit-identical to an uninterrupted one."""
+    now = numerics()
+    differ = [f"{key} {saved[key]} there, {now[key]} now" for key in now if saved and saved.get(key) != now[key]]
+    if differ:
+        warnings.warn(f"{run_dir} resumes under other numerics ({'; '.join(differ)}): the rest of the run will "
+                      "not be bit-identical to an uninterrupted one", stacklevel=4)
+
+
 @dataclasses.dataclass
 class Progress:
     """Where a run stands, in plain values: what a checkpoint records and a resume restores."""
@@ -467,6 +484,7 @@ def resume(config: dict, identity: dict, out_dir: Path, model, optimizer, is_mai
     model.describe_data(saved["wavelengths"], saved["band_grid"], saved["index_standardization"])
     optimizer.load_state_dict(saved["optimizer"])
     restore_rng_states(saved["rng"])
+    _warn_if_numerics_differ(saved.get("numerics"), out_dir)
     progress = Progress(saved["step"], saved["epoch"], saved["batch_in_epoch"], saved["epoch_loss_sum"],
                         saved["epoch_loss_steps"])
     if is_main:
@@ -600,7 +618,7 @@ def checkpoint_state(run: Run, progress: Progress, finished: bool = False) -> di
         "model_config": _plain(dataclasses.asdict(model.config)),
         "config": run.config,
         "masking_groups": run.groups,
-        "code_version": code_version(),
+        "code_version": code_version(), "numerics": numerics(),
         **run.identity,
     }
 

@@ -233,3 +233,23 @@ def test_a_forked_worker_that_outlives_its_killed_run_does_not_hold_the_folder(t
                 pass
     finally:
         os.kill(worker, signal.SIGKILL)
+
+
+def test_a_resume_under_another_thread_count_is_said_not_silent(data, tmp_path):
+    """More threads sum a GEMM in another order: the resumed run goes on, but it is not bit-identical to an
+    uninterrupted one, and a warning says so (same count: no word)."""
+    import torch
+
+    train(tiny_config(max_steps=2), data[0], None, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(tiny_config(max_steps=3), data[0], None, tmp_path / "other")
+        train(tiny_config(max_steps=3), data[0], None, tmp_path / "other")
+    before = torch.get_num_threads()
+    torch.set_num_threads(before + 1)
+    try:
+        with pytest.warns(UserWarning, match=rf"{re.escape(str(tmp_path))} resumes under other numerics "
+                                             rf"\(threads {before} there, {before + 1} now\)"):
+            train(tiny_config(max_steps=2), data[0], None, tmp_path)
+    finally:
+        torch.set_num_threads(before)
