@@ -101,7 +101,8 @@ def _has_summary(out: Path) -> bool:
     try:
         return isinstance(json.loads(path.read_text()), dict)
     except (ValueError, UnicodeDecodeError) as error:
-        warnings.warn(f"{path} is damaged ({error}); writing it again from the run's checkpoint", stacklevel=3)
+        warnings.warn(f"{path} is damaged ({error}); writing it again from the run's checkpoint",
+                      stacklevel=3)
         return False
 
 

@@ -268,7 +268,8 @@ def read_metrics_log(path) -> list[dict]:
     """The records of a ``metrics.jsonl``; a torn last line (a process killed mid-write) is dropped, while an
     unreadable line anywhere else is an error naming the file and the line."""
     path = Path(path)
-    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]  # bad bytes: a bad line
+    text = path.read_text(errors="replace")  # undecodable bytes make a bad line, named below
+    lines = [line for line in text.splitlines() if line.strip()]
     records = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -330,10 +331,11 @@ def _warn_if_numerics_differ(saved: dict | None, run_dir: Path) -> None:
     """A resume under another torch or thread count is allowed (the science holds) but said: the rest of
     the run will not be bit-identical to an uninterrupted one."""
     now = numerics()
-    differ = [f"{key} {saved[key]} there, {now[key]} now" for key in now if saved and saved.get(key) != now[key]]
+    differ = [f"{key} {saved[key]} there, {now[key]} now" for key in now
+              if saved and saved.get(key) != now[key]]
     if differ:
-        warnings.warn(f"{run_dir} resumes under other numerics ({'; '.join(differ)}): the rest of the run will "
-                      "not be bit-identical to an uninterrupted one", stacklevel=4)
+        warnings.warn(f"{run_dir} resumes under other numerics ({'; '.join(differ)}): the rest of the run "
+                      "will not be bit-identical to an uninterrupted one", stacklevel=4)
 
 
 @dataclasses.dataclass
@@ -451,7 +453,8 @@ def setup(config, train_data, val_data, out_dir: Path, rank: int, world_size: in
         torch.manual_seed(derive_seed(config["seed"], rank))  # a dropout stream per rank
     identity = {"data_fingerprint": data_fingerprint(train_data, val_data),
                 "code_fingerprint": source_fingerprint()}
-    progress, resumed_from, saved_groups, elapsed = resume(config, identity, out_dir, model, optimizer, rank == 0)
+    progress, resumed_from, saved_groups, elapsed = resume(config, identity, out_dir, model, optimizer,
+                                                           rank == 0)
     groups = groups if resumed_from is None else saved_groups
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -518,7 +521,8 @@ def train_loop(run: Run, progress: Progress, train_data, val_data, callback=None
 def last_validation(metrics_path: Path) -> dict:
     """The validation losses of the last epoch record in the (resumed) metrics log: what a run reports when
     it resumes after its last epoch, as the uninterrupted run would have."""
-    epochs = [r for r in read_metrics_log(metrics_path) if r["kind"] == "epoch"] if metrics_path.exists() else []
+    records = read_metrics_log(metrics_path) if metrics_path.exists() else []
+    epochs = [record for record in records if record["kind"] == "epoch"]
     if not epochs:
         return {}
     return {name[len("val_"):]: value for name, value in epochs[-1].items() if name.startswith("val_")}

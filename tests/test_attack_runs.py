@@ -18,26 +18,12 @@ import pytest
 import spectm
 from spectm import checkpoint as ckpt
 from spectm import experiments
-from spectm.datasets import PixelSpectra, split_by_date, synthetic_spectra
+from spectm.datasets import synthetic_spectra
 from spectm.train import resolve_config, train
-
-TINY_MODEL = {"n_layers": 1, "width": 32, "n_heads": 2, "decoder_width": 32, "decoder_depth": 1,
-              "decoder_heads": 2, "n_wavelength_frequencies": 8}
+from tests.test_train import data  # noqa: F401 (a fixture)
+from tests.test_train import TINY_MODEL, Crash, hold_lock, same_run, tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def tiny_config(**overrides) -> dict:
-    return {"profile": "quick", "model": dict(TINY_MODEL), "batch_size": 32, "epochs": 2,
-            "learning_rate": 3e-3, "checkpoint_every": 4, "progress": False, **overrides}
-
-
-@pytest.fixture(scope="module")
-def data():
-    table = synthetic_spectra(320, seed=1, n_dates=10)
-    pixels = PixelSpectra(table["Rrs"], table["time"], table["future"])
-    train_rows, val_rows = split_by_date(pixels.time, 0.2, seed=0)
-    return pixels.subset(train_rows), pixels.subset(val_rows)
 
 
 def child_env() -> dict:
@@ -72,18 +58,8 @@ def test_a_metrics_log_that_lost_records_is_refused_not_resumed(data, tmp_path):
     assert len(log.read_text().splitlines()) == len(lines)
 
 
-HOLDER = """import sys
-from spectm.checkpoint import run_lock
-with run_lock(sys.argv[1]):
-    print("held", flush=True)
-    sys.stdin.read()
-"""
-
-
 def test_a_lock_left_by_a_killed_process_is_taken_over_with_a_warning(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=child_env())
-    assert holder.stdout.readline().strip() == "held"
+    holder = hold_lock(tmp_path)
     holder.send_signal(signal.SIGKILL)  # dies holding the folder
     holder.wait()
     with pytest.warns(UserWarning, match=rf"{re.escape(str(tmp_path))} was left locked by pid {holder.pid}"):
@@ -163,10 +139,6 @@ def test_a_damaged_summary_is_written_again_from_the_finished_checkpoint(data, t
     assert rebuilt["steps"] == original["steps"] and rebuilt["val"] == original["val"]
 
 
-class Crash(RuntimeError):
-    pass
-
-
 def test_starting_over_leaves_no_checkpoint_a_later_resume_could_mix_in(data, tmp_path):
     """A finished run, then ``resume=False`` killed before its first checkpoint, then a plain start: the
     plain start must not resume the earlier run's checkpoint under the new run's log."""
@@ -182,9 +154,7 @@ def test_starting_over_leaves_no_checkpoint_a_later_resume_could_mix_in(data, tm
         train({**config, "resume": False}, *data, tmp_path / "run", callback=crash)
     again = train(config, *data, tmp_path / "run")
     assert again["resumed_from_step"] is None and again["steps"] == whole["steps"]
-    logs = [[{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-             for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()] for name in ("whole", "run")]
-    assert logs[0] == logs[1]
+    assert same_run(tmp_path / "whole", tmp_path / "run")
 
 
 def test_undecodable_bytes_in_a_metrics_log_name_the_line(tmp_path):
@@ -221,8 +191,8 @@ with run_lock(sys.argv[1]):
 def test_a_forked_worker_that_outlives_its_killed_run_does_not_hold_the_folder(tmp_path):
     """kill -9 of a run with DataLoader workers: the workers live on a few seconds and, holding a copy of
     the lock's file, kept the folder 'in use by' the dead run; a restart must get it at once."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER_WITH_WORKER, str(tmp_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=child_env())
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER_WITH_WORKER, str(tmp_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env())
     worker = int(holder.stdout.readline())
     try:
         holder.send_signal(signal.SIGKILL)
