@@ -167,6 +167,17 @@ def _is_source(relative: Path) -> bool:
 
 
 _HELD_LOCKS: dict[Path, int] = {}
+_LOCK_FILES: dict[Path, object] = {}  # the open lock file of each folder held, for forked children to close
+
+
+def _close_locks_in_forked_child() -> None:
+    """A forked child (a DataLoader worker) shares the parent's lock file and would keep the folder locked
+    after the parent is killed, until it exits in turn; it closes its copy (the parent keeps the lock)."""
+    for handle in _LOCK_FILES.values():
+        handle.close()
+
+
+os.register_at_fork(after_in_child=_close_locks_in_forked_child)
 
 
 @contextlib.contextmanager
@@ -175,8 +186,10 @@ def run_lock(run_dir):
 
     A second process is refused at once with :class:`RunInUseError` naming the folder and the holder's
     pid. The kernel drops the lock when its holder exits, however it dies, so a stale lock file never
-    blocks. Re-entrant within one process (``experiments.pretrain`` holds it around ``train``). Taking
-    the lock removes the temporaries that killed writers left behind: nobody else can be writing them."""
+    blocks; a holder that releases the lock empties the file, so a pid still in it when the lock is free
+    names a process that died holding the folder, and a warning says the folder is taken over.
+    Re-entrant within one process (``experiments.pretrain`` holds it around ``train``). Taking the lock
+    removes the temporaries that killed writers left behind: nobody else can be writing them."""
     import fcntl
 
     run_dir = Path(run_dir).absolute()
@@ -200,17 +213,29 @@ def run_lock(run_dir):
         except OSError as error:  # a file system without locks (some network mounts): say so, go on
             warnings.warn(f"{run_dir} cannot be locked ({error}); nothing stops a second run from writing "
                           "there at the same time", stacklevel=3)
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        _take_over(handle, run_dir)
         remove_run_temporaries(run_dir)
-        _HELD_LOCKS[run_dir] = 1
+        _HELD_LOCKS[run_dir], _LOCK_FILES[run_dir] = 1, handle
         try:
             yield run_dir
         finally:
-            del _HELD_LOCKS[run_dir]
+            del _HELD_LOCKS[run_dir], _LOCK_FILES[run_dir]
+            if not handle.closed:  # closed: a forked child leaving the block, the parent still holds it
+                handle.truncate(0)  # released cleanly: no pid left behind
     finally:
         handle.close()  # releases the flock
+
+
+def _take_over(handle, run_dir: Path) -> None:
+    """Write our pid into the lock file just acquired, warning when a dead holder's pid was still there."""
+    handle.seek(0)
+    left = handle.read().strip()
+    if left and left != str(os.getpid()):
+        warnings.warn(f"{run_dir} was left locked by pid {left}, which ended without releasing it (killed?); "
+                      "taking the run folder over", stacklevel=4)
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
 
 
 def remove_run_temporaries(run_dir) -> list[Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -77,18 +78,32 @@ def pretrain(table: xr.Dataset, config: dict, train_data: PixelSpectra | None = 
     (:func:`pretraining_data`); pass ``data_tag`` whenever ``train_data`` is another selection.
     """
     out = run_dir(table, config, data_tag)
-    if (out / "summary.json").exists():
+    if _has_summary(out):
         return _finished_run(out, train_data, validation_data)
     if train_data is None:
         train_data, validation_data, _, _ = pretraining_data(table, seed=config["seed"])
     config = dict(config, device=device or ("cuda" if torch.cuda.is_available() else "cpu"), resume=True)
     budget.check_long_run(config, len(train_data), config["device"])  # hours on a CPU: refused, with the override
     with run_lock(out):  # held from training to summary, so a second process never writes here meanwhile
-        if (out / "summary.json").exists():  # finished by another process while we prepared the data
+        if _has_summary(out):  # finished by another process while we prepared the data
             return _finished_run(out, train_data, validation_data)
         summary = train(config, train_data, validation_data, out_dir=out)
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
     return out
+
+
+def _has_summary(out: Path) -> bool:
+    """Whether the run has its summary; a damaged one (cut short, emptied) is named in a warning and counts
+    as missing, so the finished checkpoint is entered again and the summary written anew from it."""
+    path = out / "summary.json"
+    if not path.exists():
+        return False
+    try:
+        return isinstance(json.loads(path.read_text()), dict)
+    except (ValueError, UnicodeDecodeError) as error:
+        warnings.warn(f"{path} is damaged ({error}); writing it again from the run's checkpoint",
+                      stacklevel=3)
+        return False
 
 
 def _finished_run(out: Path, train_data, validation_data) -> Path:

@@ -65,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         train_rows, val_rows = split_by_date(data.time, args.val_fraction, config["seed"])
         budget.check_long_run(config, len(train_rows), config["device"], allow=args.allow_long_run)
         summary = train(config, data.subset(train_rows), data.subset(val_rows), args.out)
-    except (ResumeError, RunInUseError, DataFormatError, FileNotFoundError, budget.LongRunRefused) as error:
+    except (ResumeError, RunInUseError, DataFormatError, OSError, budget.LongRunRefused) as error:
         print(f"spectm pretrain: {error}", file=sys.stderr)  # a refusal or bad input: one line, no traceback
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: every file is whole (atomic writes); say how to go on
+        print(f"spectm pretrain: interrupted; {args.out} keeps the last checkpoint, the same command resumes "
+              "from it", file=sys.stderr)
+        return 130
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=2))
     return 0

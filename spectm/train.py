@@ -29,6 +29,7 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 
 from spectm.atomic import atomic_write_text
 from spectm.bands import GRIDS, wavelength_grid
-from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, ResumeError,
+from spectm.checkpoint import (CHECKPOINT_NAME, FORMAT, PREVIOUS_NAME, ResumeError,
                                code_version, load_checkpoint, load_resumable, restore_rng_states, rng_states,
                                run_lock, save_rotating, source_fingerprint)
 from spectm.masking import DEFAULT_BUDGET, correlation_groups, make_mask
@@ -267,7 +268,8 @@ def read_metrics_log(path) -> list[dict]:
     """The records of a ``metrics.jsonl``; a torn last line (a process killed mid-write) is dropped, while an
     unreadable line anywhere else is an error naming the file and the line."""
     path = Path(path)
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text(errors="replace")  # undecodable bytes make a bad line, named below
+    lines = [line for line in text.splitlines() if line.strip()]
     records = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -281,15 +283,27 @@ def read_metrics_log(path) -> list[dict]:
     return records
 
 
-def _truncate_log(path: Path, step: int, epoch: int) -> None:
+def _truncate_log(path: Path, step: int, epoch: int, saved_bytes: int | None = None) -> None:
     """Drop metrics lines written after the checkpoint we resume from (the killed run's tail, including a
-    line torn by the kill); rewritten atomically."""
-    if not path.exists():
-        return
-    kept = [record for record in read_metrics_log(path)
+    line torn by the kill); rewritten atomically. A log shorter than the ``saved_bytes`` it had when the
+    checkpoint was written lost records (emptied, cut short): refused, or the curves would have a gap."""
+    kept = [record for record in (read_metrics_log(path) if path.exists() else [])
             if (record["kind"] == "step" and record["step"] <= step)
             or (record["kind"] == "epoch" and record["epoch"] < epoch)]
-    atomic_write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
+    text = "".join(json.dumps(record) + "\n" for record in kept)
+    if saved_bytes is not None and len(text.encode()) < saved_bytes:
+        raise ResumeError(f"{path} lost records written before the checkpoint at step {step} "
+                          f"({len(text.encode())} bytes of {saved_bytes} left); use another out_dir, or "
+                          "resume=False to start over")
+    atomic_write_text(path, text)
+
+
+def start_over(out_dir: Path) -> None:
+    """A fresh run in ``out_dir`` (none there, or ``resume=False``): an empty metrics log and no checkpoint of
+    an earlier run, which a later resume would otherwise pick up under the new run's log."""
+    for name in (CHECKPOINT_NAME, PREVIOUS_NAME):
+        (out_dir / name).unlink(missing_ok=True)
+    (out_dir / "metrics.jsonl").write_text("")
 
 
 def _check_resumable(saved: dict, config: dict, identity: dict, run_dir: Path) -> None:
@@ -305,6 +319,23 @@ def _check_resumable(saved: dict, config: dict, identity: dict, run_dir: Path) -
             there = "not recorded there" if saved.get(key) is None else f"{saved[key]} there"
             raise ResumeError(f"{run_dir} was trained on other {name} ({key} {there}, {identity[key]} now); "
                               "use another out_dir, or resume=False to start over")
+
+
+def numerics() -> dict:
+    """What makes float results differ between two machines running the same code on the same data: the
+    torch version and its CPU thread count (a GEMM sums in another order with more threads)."""
+    return {"torch": str(torch.__version__), "threads": torch.get_num_threads()}  # str: weights_only loads it
+
+
+def _warn_if_numerics_differ(saved: dict | None, run_dir: Path) -> None:
+    """A resume under another torch or thread count is allowed (the science holds) but said: the rest of
+    the run will not be bit-identical to an uninterrupted one."""
+    now = numerics()
+    differ = [f"{key} {saved[key]} there, {now[key]} now" for key in now
+              if saved and saved.get(key) != now[key]]
+    if differ:
+        warnings.warn(f"{run_dir} resumes under other numerics ({'; '.join(differ)}): the rest of the run "
+                      "will not be bit-identical to an uninterrupted one", stacklevel=4)
 
 
 @dataclasses.dataclass
@@ -340,7 +371,7 @@ class Run:
     min_lr: float
     out_dir: Path
     identity: dict  # data and code fingerprints
-    started: float  # perf_counter at the start of the loop (for elapsed times)
+    started: float  # perf_counter at the start of the run, earlier by the seconds trained before a resume
 
     @property
     def is_main(self) -> bool:
@@ -375,7 +406,7 @@ def train(config: dict, train_data, val_data=None, out_dir="runs/pretrain", call
         "resumed_from_step": resumed_from,
         "val": val, "parameters": count_parameters(run.model), "world_size": world_size,
         "seconds": seconds,
-        "samples_per_second": (progress.step - (resumed_from or 0)) * config["batch_size"] * world_size / seconds,
+        "samples_per_second": progress.step * config["batch_size"] * world_size / seconds,
         "checkpoint": str(out_dir / CHECKPOINT_NAME), "metrics": str(run.metrics_path),
         "precision": str(run.dtype or torch.float32), **run.identity,
     }
@@ -422,12 +453,13 @@ def setup(config, train_data, val_data, out_dir: Path, rank: int, world_size: in
         torch.manual_seed(derive_seed(config["seed"], rank))  # a dropout stream per rank
     identity = {"data_fingerprint": data_fingerprint(train_data, val_data),
                 "code_fingerprint": source_fingerprint()}
-    progress, resumed_from, saved_groups = resume(config, identity, out_dir, model, optimizer, rank == 0)
+    progress, resumed_from, saved_groups, elapsed = resume(config, identity, out_dir, model, optimizer,
+                                                           rank == 0)
     groups = groups if resumed_from is None else saved_groups
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         if resumed_from is None:
-            (out_dir / "metrics.jsonl").write_text("")
+            start_over(out_dir)
     net = model
     if world_size > 1:
         device_ids = [device.index] if device.type == "cuda" else None
@@ -437,27 +469,30 @@ def setup(config, train_data, val_data, out_dir: Path, rank: int, world_size: in
         fixed_mask = draw_mask(config, grid, 1, (0,)).to(device)
     run = Run(config, model, net, optimizer, grid, torch.tensor(grid, dtype=torch.float32, device=device),
               groups, fixed_mask, autocast_dtype(config, device), device, rank, world_size,
-              *step_schedule(config, len(train_data), rank, world_size), out_dir, identity, time.perf_counter())
+              *step_schedule(config, len(train_data), rank, world_size), out_dir, identity,
+              time.perf_counter() - elapsed)
     return run, progress, resumed_from
 
 
 def resume(config: dict, identity: dict, out_dir: Path, model, optimizer, is_main: bool):
-    """``(progress, resumed_from_step, masking_groups)`` after restoring model, optimizer and RNG states
-    from the run folder's checkpoint (refused when config, data or code differ); ``(Progress(), None,
-    None)`` when there is none or ``config["resume"]`` is off."""
+    """``(progress, resumed_from_step, masking_groups, elapsed_seconds)`` after restoring model, optimizer and
+    RNG states from the run folder's checkpoint (refused when config, data or code differ); ``(Progress(),
+    None, None, 0.0)`` when there is none or ``config["resume"]`` is off. The elapsed training seconds carry
+    on, so a resumed run's summary times the whole run, not its last piece."""
     saved = load_resumable(out_dir, set_aside=is_main) if config["resume"] else None
     if saved is None:
-        return Progress(), None, None
+        return Progress(), None, None, 0.0
     _check_resumable(saved, config, identity, out_dir)
     model.load_state_dict(saved["model"])
     model.describe_data(saved["wavelengths"], saved["band_grid"], saved["index_standardization"])
     optimizer.load_state_dict(saved["optimizer"])
     restore_rng_states(saved["rng"])
+    _warn_if_numerics_differ(saved.get("numerics"), out_dir)
     progress = Progress(saved["step"], saved["epoch"], saved["batch_in_epoch"], saved["epoch_loss_sum"],
                         saved["epoch_loss_steps"])
     if is_main:
-        _truncate_log(out_dir / "metrics.jsonl", progress.step, progress.epoch)
-    return progress, progress.step, saved["masking_groups"]
+        _truncate_log(out_dir / "metrics.jsonl", progress.step, progress.epoch, saved.get("metrics_bytes"))
+    return progress, progress.step, saved["masking_groups"], float(saved.get("elapsed_s", 0.0))
 
 
 def train_loop(run: Run, progress: Progress, train_data, val_data, callback=None) -> tuple[Progress, dict]:
@@ -465,7 +500,7 @@ def train_loop(run: Run, progress: Progress, train_data, val_data, callback=None
     last validation losses. Rank 0 writes an epoch record and a checkpoint after each whole epoch."""
     bar = tqdm(total=run.total_steps, initial=progress.step, desc="pretrain",
                disable=not (run.config["progress"] and run.is_main))
-    val = {}
+    val = last_validation(run.metrics_path) if progress.step and run.is_main else {}
     run.net.train()
     while progress.epoch < run.config["epochs"] and progress.step < run.total_steps:
         progress, n_batches = train_one_epoch(run, progress, train_data, bar, callback)
@@ -481,6 +516,16 @@ def train_loop(run: Run, progress: Progress, train_data, val_data, callback=None
         save_checkpoint(run, progress)
     bar.close()
     return progress, val
+
+
+def last_validation(metrics_path: Path) -> dict:
+    """The validation losses of the last epoch record in the (resumed) metrics log: what a run reports when
+    it resumes after its last epoch, as the uninterrupted run would have."""
+    records = read_metrics_log(metrics_path) if metrics_path.exists() else []
+    epochs = [record for record in records if record["kind"] == "epoch"]
+    if not epochs:
+        return {}
+    return {name[len("val_"):]: value for name, value in epochs[-1].items() if name.startswith("val_")}
 
 
 def epoch_loader(run: Run, train_data, batches: list) -> torch.utils.data.DataLoader:
@@ -567,7 +612,8 @@ def checkpoint_state(run: Run, progress: Progress, finished: bool = False) -> di
         "model": model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
         "step": progress.step, "epoch": progress.epoch, "batch_in_epoch": progress.batch_in_epoch,
-        "finished": finished,
+        "finished": finished, "elapsed_s": time.perf_counter() - run.started,
+        "metrics_bytes": run.metrics_path.stat().st_size if run.metrics_path.exists() else 0,
         "epoch_loss_sum": progress.epoch_loss_sum, "epoch_loss_steps": progress.epoch_loss_steps,
         "rng": rng_states(),
         "normalization": {"mean": model.normalizer.mean.tolist(), "std": model.normalizer.std.tolist()},
@@ -576,7 +622,7 @@ def checkpoint_state(run: Run, progress: Progress, finished: bool = False) -> di
         "model_config": _plain(dataclasses.asdict(model.config)),
         "config": run.config,
         "masking_groups": run.groups,
-        "code_version": code_version(),
+        "code_version": code_version(), "numerics": numerics(),
         **run.identity,
     }
 

@@ -374,7 +374,8 @@ def test_a_second_process_is_refused_while_a_run_holds_the_folder(data, tmp_path
         holder.kill()  # dies without cleaning up: its lock file stays, its lock goes
         holder.wait()
     assert (tmp_path / "run.lock").exists()
-    assert train(tiny_config(max_steps=2), train_data, None, tmp_path)["steps"] == 2
+    with pytest.warns(UserWarning, match=f"left locked by pid {holder.pid}"):  # taken over, and said so
+        assert train(tiny_config(max_steps=2), train_data, None, tmp_path)["steps"] == 2
 
 
 def test_lock_is_released_on_error_and_reentrant_in_one_process(tmp_path):
