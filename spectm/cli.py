@@ -11,6 +11,58 @@ import argparse
 import sys
 from pathlib import Path
 
+#: Years whose twin the readers accept: PACE scan times are refused outside 2020-2099
+#: (:data:`spectm.data.pace.SCAN_TIME_SPAN`), so a twin of another year would be unreadable.
+TWIN_YEARS = range(2020, 2100)
+
+#: PACE L2 AOP processing versions the reader knows (:data:`spectm.data.pace.LAYOUT_VERSIONS`).
+PACE_VERSIONS = ("3.0", "3.1", "3.2")
+
+
+def whole_number(text: str, least: int, what: str) -> int:
+    """``text`` as an int of at least ``least``: an argparse type's core, so bad values are a usage line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+    return value
+
+
+def positive(text: str) -> int:
+    return whole_number(text, 1, "a positive integer")
+
+
+def non_negative(text: str) -> int:
+    return whole_number(text, 0, "a whole number >= 0")
+
+
+def seed(text: str) -> int:
+    return whole_number(text, 0, "a whole number >= 0 (numpy seeds cannot be negative)")
+
+
+def twin_year(text: str) -> int:
+    """A year the twin can be read back in: its PACE scan times must lie in 2020-2099."""
+    year = whole_number(text, TWIN_YEARS.start, f"a year within {TWIN_YEARS.start}-{TWIN_YEARS.stop - 1} "
+                        "(PACE scan times outside it are refused by the reader)")  # fmt: skip
+    if year not in TWIN_YEARS:
+        raise argparse.ArgumentTypeError(f"must be a year within {TWIN_YEARS.start}-{TWIN_YEARS.stop - 1}, got {year}")
+    return year
+
+
+def cannot_write(command: str, folder, error: OSError) -> int:
+    """An output folder that cannot be written: one line on stderr, exit code 2."""
+    folder = Path(folder)
+    blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        reason = f"{blocking} is a file, not a folder"
+    else:
+        reason = error.strerror or str(error)
+        reason += f" ({error.filename})" if error.filename and str(error.filename) != str(folder) else ""
+    print(f"spectm {command}: cannot write under {folder}: {reason}", file=sys.stderr)
+    return 2
+
 
 def _bands(args: argparse.Namespace) -> int:
     from spectm import bands
@@ -42,6 +94,8 @@ def _fetch(args: argparse.Namespace) -> int:
     except access.DataAccessError as error:  # unreachable, cut short, not the file, or no data that year
         print(error, file=sys.stderr)
         return 2
+    except OSError as error:  # an --out that is a file, or a disk that refuses the write
+        return cannot_write("fetch", out, error)
     print(f"{len(files)} verified files in {out}/{args.source}")
     return 0
 
@@ -74,6 +128,10 @@ def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
     start, end = access.pace_season(args.year)  # refuses a year outside the mission at once
     found = access.search_pace_granules(start, end, WESTERN_LAKE_ERIE_BBOX, version=args.version)
     print(f"{len(found)} PACE OCI L2 AOP granules (V{args.version}) over western Lake Erie in {args.year}")
+    if not found:  # a record of an empty season would let `--if-missing` and the book take it as fetched
+        raise access.DataAccessError(f"CMR lists no PACE OCI L2 AOP V{args.version} granules over western Lake "
+                                     f"Erie between {start} and {end}, so nothing was fetched and no season "
+                                     "record was written; check --version and --year.")  # fmt: skip
     found = found[: args.limit] if args.limit else found
     if args.whole_granules:
         kept = access.download_granules(found, folder)
@@ -145,12 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("source", choices=["pace", "glerl", "gridmet"])
     fetch.add_argument("--year", type=int, default=2024,
                        help="season: GLERL 2012-2022 and 2024-2025, gridMET 1979-now, PACE 2024-now")
-    fetch.add_argument("--version", default=None,
+    fetch.add_argument("--version", default=None, choices=PACE_VERSIONS,
                        help="PACE L2 AOP processing version: 3.2, or 3.1 on request (default: the version the "
                             "season was fetched in, else 3.2); a season never mixes two")
     fetch.add_argument("--whole-granules", action="store_true",
                        help="PACE: download whole granules instead of streaming only the Lake Erie window")
-    fetch.add_argument("--limit", type=int, default=0, help="download at most this many granules (0: all)")
+    fetch.add_argument("--limit", type=non_negative, default=0, help="download at most this many granules (0: all)")
     fetch.add_argument("--out", default=None, help="cache folder (default: data/real)")
     fetch.add_argument("--if-missing", action="store_true",
                        help="fetch only if the season is not on disk already (then no network is touched)")

@@ -1,0 +1,116 @@
+"""Bad input to the command line and the data readers, each found by an attack on the released code.
+
+Every case here was a traceback, a fake success or a silently wrong result before its fix; each must now
+be one clear error naming what was wrong, with nothing written. No network: servers are on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from spectm import cli
+from spectm.data import access
+
+
+@pytest.fixture
+def lookups(monkeypatch):
+    """Every DNS lookup made (none may be: these refusals come before any request)."""
+    seen = []
+
+    def refuse(host, *args, **kwargs):
+        seen.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "no DNS in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return seen
+
+
+def _usage_error(capsys, argv, says: str) -> None:
+    """argparse refuses ``argv`` with exit code 2 and a usage line that says ``says``."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err, err
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+# ------------------------------------------------------------------------------------------ spectm twin
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--year", "1900"], "--year: must be a year within 2020-2099"),  # before: a twin its own reader refuses
+    (["--year", "99999"], "--year: must be a year within 2020-2099"),  # before: pandas DateParseError
+    (["--seed", "-5"], "--seed: must be a whole number >= 0"),  # before: numpy ValueError traceback
+])  # fmt: skip
+def test_twin_refuses_a_year_or_seed_it_cannot_use_before_writing(capsys, tmp_path, argv, says):
+    _usage_error(capsys, ["twin", "--out", str(tmp_path / "twin"), "--size", "tiny", *argv], says)
+    assert not (tmp_path / "twin").exists()
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_twin_into_a_file_is_one_line_and_leaves_the_file_alone(capsys, tmp_path, below):
+    """Before: FileExistsError / NotADirectoryError tracebacks from mkdir."""
+    occupied = tmp_path / "occupied"
+    occupied.write_text("keep me")
+    out = occupied / below if below else occupied
+    assert cli.main(["twin", "--out", str(out), "--size", "tiny", "--no-progress"]) == 2
+    assert _one_line(capsys) == f"spectm twin: cannot write under {out}: {occupied} is a file, not a folder"
+    assert occupied.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--every", "0"], "--every: must be a positive integer, got 0"),
+    (["--size", "huge"], "--size: invalid choice: 'huge'"),
+    (["--seed", "-1"], "--seed: must be a whole number >= 0"),
+])  # fmt: skip
+def test_as_fetched_refuses_bad_options_with_a_usage_line(capsys, tmp_path, argv, says):
+    _usage_error(capsys, ["twin", "--as-fetched", str(tmp_path / "real"), *argv], says)
+    assert not (tmp_path / "real").exists()
+
+
+def test_as_fetched_into_a_file_is_one_line(capsys, tmp_path, monkeypatch):
+    from spectm import as_fetched
+
+    monkeypatch.setattr(as_fetched, "_twin", lambda *args: pytest.fail("no twin is simulated for a file"))
+    occupied = tmp_path / "real"
+    occupied.write_text("")
+    assert cli.main(["twin", "--as-fetched", str(occupied), "--size", "tiny"]) == 2
+    assert f"{occupied} is a file, not a folder" in _one_line(capsys)
+
+
+# ----------------------------------------------------------------------------------------- spectm fetch
+
+
+def test_fetch_into_a_file_is_one_line_before_any_request(capsys, tmp_path, lookups):
+    """Before: NotADirectoryError traceback."""
+    occupied = tmp_path / "occupied"
+    occupied.write_text("")
+    assert cli.main(["fetch", "glerl", "--year", "2024", "--out", str(occupied / "real")]) == 2
+    assert _one_line(capsys).endswith(f"{occupied} is a file, not a folder")
+    assert lookups == []
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["pace", "--version", "9.9"], "--version: invalid choice: '9.9'"),  # before: searched CMR for V9.9
+    (["glerl", "--limit", "-3"], "--limit: must be a whole number >= 0, got -3"),  # before: dropped the last 3
+])  # fmt: skip
+def test_fetch_refuses_a_version_or_limit_it_cannot_honour(capsys, tmp_path, lookups, argv, says):
+    _usage_error(capsys, ["fetch", *argv, "--out", str(tmp_path)], says)
+    assert lookups == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_search_that_finds_no_granule_writes_no_season_record(capsys, tmp_path, monkeypatch):
+    """Before: "0 verified files", exit 0 and a record of an empty season that `--if-missing` took as fetched."""
+    monkeypatch.setattr(access, "_current_year", lambda: 2026)
+    monkeypatch.setattr(access, "search_pace_granules", lambda *args, **kwargs: [])
+    assert cli.main(["fetch", "pace", "--year", "2025", "--out", str(tmp_path)]) == 2
+    assert "CMR lists no PACE OCI L2 AOP V3.2 granules" in _one_line(capsys)
+    assert not list(tmp_path.rglob("*"))
