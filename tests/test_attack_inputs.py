@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import socket
 
+import numpy as np
 import pytest
 
 from spectm import cli
 from spectm.data import access
+from spectm.data.errors import DataFormatError
+from spectm.datasets import load_pixel_table
 
 
 @pytest.fixture
@@ -114,3 +117,54 @@ def test_a_search_that_finds_no_granule_writes_no_season_record(capsys, tmp_path
     assert cli.main(["fetch", "pace", "--year", "2025", "--out", str(tmp_path)]) == 2
     assert "CMR lists no PACE OCI L2 AOP V3.2 granules" in _one_line(capsys)
     assert not list(tmp_path.rglob("*"))
+
+
+# -------------------------------------------------------------------------------- spectm pretrain --data
+
+DAYS = np.datetime64("2024-07-01") + np.arange(4) * np.timedelta64(1, "D")
+
+
+def _spectra(rows=4, bands=122, value=0.01):
+    return np.full((rows, bands), value, np.float32)
+
+
+@pytest.mark.parametrize(("name", "content", "field", "says"), [
+    ("empty.npz", b"", "file", "EOFError"),  # before: EOFError traceback
+    ("text.npz", b"not a zip archive", "file", "ValueError"),  # before: numpy's pickle ValueError traceback
+    ("text.nc", b"not a netCDF file", "file", "ValueError: did not find a match"),  # before: xarray, 3 lines
+    ("bands.npz", {"Rrs": _spectra(bands=50), "time": DAYS}, "Rrs", "found 50 bands"),
+    ("flat.npz", {"Rrs": _spectra()[:, 0], "time": DAYS}, "Rrs", "found shape (4,)"),
+    ("none.npz", {"Rrs": _spectra(rows=0), "time": DAYS[:0]}, "Rrs", "found shape (0, 122)"),  # before: budget
+    ("words.npz", {"Rrs": np.full((4, 122), "a"), "time": DAYS}, "Rrs", "found dtype <U1"),
+    ("clock.npz", {"Rrs": _spectra(), "time": np.array(["x"] * 4)}, "time", "Error parsing datetime"),
+    ("short.npz", {"Rrs": _spectra(), "time": DAYS[:3]}, "time", "found shape (3,)"),
+    ("future.npz", {"Rrs": _spectra(), "time": DAYS, "future": _spectra(rows=2)}, "future", "found shape (2, 122)"),
+    ("nan.npz", {"Rrs": _spectra(value=np.nan), "time": DAYS}, "Rrs", "only NaN or infinity in 4 pixels"),
+    ("inf.npz", {"Rrs": _spectra(value=np.inf), "time": DAYS}, "Rrs", "only NaN or infinity in 4 pixels"),
+])  # fmt: skip
+def test_a_pixel_table_pretraining_cannot_use_is_one_format_error(tmp_path, name, content, field, says):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.savez(path, **content)
+    with pytest.raises(DataFormatError) as info:
+        load_pixel_table(path)
+    assert (info.value.file, info.value.field) == (str(path), field)
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_pretrain_on_nan_only_spectra_exits_2_instead_of_a_loss_of_zero(capsys, tmp_path):
+    """Before: exit 0 with a run folder and a loss of exactly 0 (nothing was observed, nothing learnt)."""
+    path = tmp_path / "nan.npz"
+    np.savez(path, Rrs=_spectra(value=np.nan), time=DAYS)
+    assert cli.main(["pretrain", "--data", str(path), "--out", str(tmp_path / "run"), "--set", "epochs=1"]) == 2
+    assert "expected at least one finite value" in _one_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_pixel_table_with_some_missing_bands_still_loads(tmp_path):
+    spectra = _spectra()
+    spectra[:, 60:70] = np.nan
+    np.savez(tmp_path / "gap.npz", Rrs=spectra, time=DAYS)
+    assert np.array_equal(load_pixel_table(tmp_path / "gap.npz")["Rrs"], spectra, equal_nan=True)
