@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 
+import netCDF4
 import numpy as np
 import pytest
 
@@ -15,6 +16,7 @@ from spectm import cli
 from spectm.data import access
 from spectm.data.errors import DataFormatError
 from spectm.datasets import load_pixel_table
+from tests.test_fetch_cli import sources  # noqa: F401 (fixture: GLERL and gridMET served on 127.0.0.1)
 
 
 @pytest.fixture
@@ -168,3 +170,43 @@ def test_a_pixel_table_with_some_missing_bands_still_loads(tmp_path):
     spectra[:, 60:70] = np.nan
     np.savez(tmp_path / "gap.npz", Rrs=spectra, time=DAYS)
     assert np.array_equal(load_pixel_table(tmp_path / "gap.npz")["Rrs"], spectra, equal_nan=True)
+
+
+# ------------------------------------------------------------------------- downloads that are not the file
+
+
+def _netcdf3(path, file_format: str, unlimited: bool) -> bytes:
+    """A small gridMET-like netCDF-3 file: two variables on (day, lat, lon), coordinates, attributes."""
+    with netCDF4.Dataset(path, "w", format=file_format) as nc:
+        nc.createDimension("day", None if unlimited else 5)
+        nc.createDimension("lat", 3)
+        nc.createDimension("lon", 7)
+        nc.title = "gridMET-like"
+        for name, kind in (("air_temperature", "f4"), ("flag", "i2")):
+            nc.createVariable(name, kind, ("day", "lat", "lon"))[:] = np.ones((5, 3, 7))
+        nc.createVariable("lat", "f8", ("lat",))[:] = np.arange(3)
+        nc.createVariable("day", "f4", ("day",))[:] = np.arange(5)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("file_format", ["NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF3_64BIT_DATA"])
+@pytest.mark.parametrize("unlimited", [False, True])
+def test_a_netcdf3_file_cut_anywhere_is_not_taken_for_the_file(tmp_path, file_format, unlimited):
+    """Before: any body starting with ``CDF\\x01`` passed, so a cut transfer was cached as verified."""
+    whole = _netcdf3(tmp_path / "whole.nc", file_format, unlimited)
+    assert access.netcdf_content(whole, len(whole)) is None
+    for size in (len(whole) - 1, len(whole) // 2, 40, 8):
+        assert "the file" in access.netcdf_content(whole[:size], size), size
+
+
+@pytest.mark.parametrize(("source", "path", "body", "says"), [
+    ("gridmet", "/metdata/pr_2024.nc", b"CDF\x01" + bytes(20), "ends inside its netCDF-3 header, at byte 24"),
+    ("glerl", "/glerl/2024_WLE_Weekly_Datashare_CSV.csv", b"Date,Site,Particulate_Microcystin_ugL-1\r\n",
+     "holds only its header line, no samples"),
+])  # fmt: skip
+def test_a_stub_served_as_the_file_fails_fetch_and_leaves_nothing(capsys, tmp_path, sources, source, path, body, says):
+    """Before: exit 0, "1 verified files", and the stub cached where the readers look."""
+    sources.files[path] = body
+    assert cli.main(["fetch", source, "--year", "2024", "--out", str(tmp_path)]) == 2
+    assert says in _one_line(capsys)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
