@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from spectm import cli
-from spectm.data import access
+from spectm.data import access, glerl
 from spectm.data.errors import DataFormatError
 from spectm.datasets import load_pixel_table
+from tests.formats import DATASHARE_HEADER, write_csv
+from tests.test_data_glerl import DATASHARE_ROWS
 from tests.test_fetch_cli import sources  # noqa: F401 (fixture: GLERL and gridMET served on 127.0.0.1)
 
 
@@ -210,3 +212,22 @@ def test_a_stub_served_as_the_file_fails_fetch_and_leaves_nothing(capsys, tmp_pa
     assert cli.main(["fetch", source, "--year", "2024", "--out", str(tmp_path)]) == 2
     assert says in _one_line(capsys)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+# ------------------------------------------------------------------------------------------ GLERL reader
+
+
+@pytest.mark.parametrize(("header", "rows", "field", "says"), [
+    # before: AttributeError 'DataFrame' object has no attribute 'str'
+    (DATASHARE_HEADER + ",Particulate_Microcystin_ugL-1", [DATASHARE_ROWS[0] + ",5"], "header",
+     "found 'Particulate_Microcystin_ugL-1' 2 times"),
+    (DATASHARE_HEADER, [], "rows", "at least one sample row"),  # before: an empty table, no word
+    (DATASHARE_HEADER, [DATASHARE_ROWS[0].replace(",5.31,1,", ",5.31,-1,")], "Sample_Depth_m", "found -1 on line 2"),
+    (DATASHARE_HEADER, [DATASHARE_ROWS[0].replace(",5.31,1,", ",-5.31,1,")], "Station_Depth_m", "found -5.31 on line 2"),
+])  # fmt: skip
+def test_a_glerl_file_that_would_read_wrong_is_one_format_error(tmp_path, header, rows, field, says):
+    path = tmp_path / "samples.csv"
+    write_csv(path, header, rows)
+    with pytest.raises(DataFormatError) as info:
+        glerl.read_glerl_csv(path)
+    assert (info.value.file, info.value.field) == (str(path), field) and says in str(info.value)
