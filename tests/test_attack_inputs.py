@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from spectm import cli
-from spectm.data import access, glerl
+from spectm.bands import oci_rrs_nominal
+from spectm.data import access, glerl, pace
 from spectm.data.errors import DataFormatError
 from spectm.datasets import load_pixel_table
 from tests.formats import DATASHARE_HEADER, write_csv
@@ -231,3 +232,36 @@ def test_a_glerl_file_that_would_read_wrong_is_one_format_error(tmp_path, header
     with pytest.raises(DataFormatError) as info:
         glerl.read_glerl_csv(path)
     assert (info.value.file, info.value.field) == (str(path), field) and says in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------- PACE reader
+
+
+def _l2_without_fill_attribute(path, packed: np.ndarray) -> None:
+    """A bare layout-A granule whose packed Rrs has no ``_FillValue``: unwritten values hold netCDF's default."""
+    lines, pixels, bands = packed.shape
+    with netCDF4.Dataset(path, "w") as nc:
+        for name, size in (("number_of_lines", lines), ("pixels_per_line", pixels), ("wavelength_3d", bands)):
+            nc.createDimension(name, size)
+        nc.createGroup("sensor_band_parameters").createVariable("wavelength_3d", "i4", ("wavelength_3d",))[:] = oci_rrs_nominal()
+        geo = nc.createGroup("geophysical_data")
+        rrs = geo.createVariable("Rrs", "i2", ("number_of_lines", "pixels_per_line", "wavelength_3d"), fill_value=False)
+        rrs.set_auto_maskandscale(False)
+        rrs.setncatts({"scale_factor": np.float32(2e-06), "add_offset": np.float32(0.05), "units": "sr^-1"})
+        rrs[:] = packed
+        geo.createVariable("l2_flags", "i4", ("number_of_lines", "pixels_per_line"))[:] = np.zeros((lines, pixels))
+        nav = nc.createGroup("navigation_data")
+        for name, value in (("latitude", 41.7), ("longitude", -83.2)):
+            nav.createVariable(name, "f4", ("number_of_lines", "pixels_per_line"))[:] = np.full((lines, pixels), value)
+        scan = nc.createGroup("scan_line_attributes")
+        scan.createVariable("time", "f8", ("number_of_lines",))[:] = 1.7210376e9 + np.arange(lines)
+
+
+def test_packed_rrs_without_fill_attribute_reads_default_fill_as_missing(tmp_path):
+    """Before: the pixel that was never written read as Rrs = -0.0155 sr^-1 in every band, and ``valid``."""
+    packed = np.full((3, 4, 172), -22500, dtype=np.int16)  # 0.005 sr^-1
+    packed[1, 2, :] = netCDF4.default_fillvals["i2"]  # -32767
+    _l2_without_fill_attribute(tmp_path / "g.nc", packed)
+    ds = pace.open_l2_aop(tmp_path / "g.nc")
+    assert np.isnan(ds["Rrs"].values[1, 2]).all() and not ds["valid"].values[1, 2]
+    assert ds["valid"].values.sum() == 11 and float(ds["Rrs"].min()) == pytest.approx(0.005, abs=1e-8)

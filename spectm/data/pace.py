@@ -184,7 +184,8 @@ def _read_raw(var, index=slice(None), path=None) -> np.ndarray:
 
 
 def _unpack(var, index=slice(None), path=None) -> np.ndarray:
-    """Read ``var[index]`` as float32 with fill -> NaN and scale/offset applied (xarray's semantics)."""
+    """Read ``var[index]`` as float32 with fill -> NaN and scale/offset applied (netCDF4's semantics: without
+    ``_FillValue`` the type's default fill is fill, or -32767 in packed Rrs would read as -0.0155 sr^-1)."""
     raw = _read_raw(var, index, path)
     attrs = var.ncattrs()
     data = raw.astype(np.float32)
@@ -192,9 +193,12 @@ def _unpack(var, index=slice(None), path=None) -> np.ndarray:
         data = data * np.float32(var.getncattr("scale_factor"))
     if "add_offset" in attrs:
         data = data + np.float32(var.getncattr("add_offset"))
-    for key in ("_FillValue", "missing_value"):
-        if key in attrs:
-            data[raw == var.getncattr(key)] = np.nan
+    fills = [var.getncattr(key) for key in ("_FillValue", "missing_value") if key in attrs]
+    if not fills and raw.dtype.itemsize > 1:  # no fill attribute: netCDF's default fill marks unwritten values
+        fills = [netCDF4.default_fillvals.get(raw.dtype.str[1:])]
+    for fill in fills:
+        if fill is not None:
+            data[raw == fill] = np.nan
     return data
 
 
