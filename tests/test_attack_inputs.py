@@ -6,17 +6,20 @@ be one clear error naming what was wrong, with nothing written. No network: serv
 
 from __future__ import annotations
 
+import shutil
 import socket
 
 import netCDF4
 import numpy as np
+import pandas as pd
 import pytest
 
 from spectm import cli
 from spectm.bands import oci_rrs_nominal
-from spectm.data import access, glerl, pace
+from spectm.data import access, glerl, gridmet, pace
 from spectm.data.errors import DataFormatError
 from spectm.datasets import load_pixel_table
+from spectm.twin.writers.gridmet import write_gridmet_year
 from tests.formats import DATASHARE_HEADER, write_csv
 from tests.test_data_glerl import DATASHARE_ROWS
 from tests.test_fetch_cli import sources  # noqa: F401 (fixture: GLERL and gridMET served on 127.0.0.1)
@@ -265,3 +268,21 @@ def test_packed_rrs_without_fill_attribute_reads_default_fill_as_missing(tmp_pat
     ds = pace.open_l2_aop(tmp_path / "g.nc")
     assert np.isnan(ds["Rrs"].values[1, 2]).all() and not ds["valid"].values[1, 2]
     assert ds["valid"].values.sum() == 11 and float(ds["Rrs"].min()) == pytest.approx(0.005, abs=1e-8)
+
+
+# ---------------------------------------------------------------------------------------- gridMET reader
+
+
+def test_another_variables_file_under_this_name_is_refused(tmp_path):
+    """Before: a temperature file without units saved as ``pr_2024.nc`` read as about 295 mm of rain a day."""
+    written = write_gridmet_year(tmp_path / "tmmx", "tmmx", np.full((2, 2, 3), 295.0), np.array([41.7, 41.66]),
+                                 np.array([-83.4, -83.36, -83.32]), pd.date_range("2024-07-01", periods=2))  # fmt: skip
+    misnamed = tmp_path / "pr_2024.nc"
+    shutil.copyfile(written, misnamed)
+    with netCDF4.Dataset(misnamed, "a") as nc:
+        nc["air_temperature"].delncattr("units")
+    with pytest.raises(DataFormatError) as info:
+        gridmet.open_gridmet_file(misnamed)
+    assert info.value.field == "data variable" and "'precipitation_amount' (the file name says pr)" in str(info.value)
+    assert "found 'air_temperature'" in str(info.value)
+    assert float(gridmet.open_gridmet_file(written).mean()) == pytest.approx(295.0, abs=0.1)

@@ -129,6 +129,14 @@ def _short_name(path: Path, ds: xr.Dataset, name: str) -> str:
                           found=path.name)  # fmt: skip
 
 
+def _check_variable_name(path, name: str, short: str) -> None:
+    """Another gridMET variable's name inside the file means it is that variable's file, misnamed: without
+    units to tell, a temperature file saved as ``pr_2024.nc`` would read as 290 mm of rain a day."""
+    expected = VARIABLES[short].name
+    if name != expected and name in {spec.name for spec in VARIABLES.values()}:
+        raise DataFormatError(path, "data variable", f"{expected!r} (the file name says {short})", found=repr(name))
+
+
 # --------------------------------------------------------------------------------------------------
 # units and plausibility
 
@@ -222,6 +230,7 @@ def _read_array(ds: xr.Dataset, path, bbox) -> tuple[xr.DataArray, str, str | No
     if "day" not in ds[name].dims:
         raise DataFormatError(path, f"{name} dims", "a 'day' dimension", found=str(ds[name].dims))
     short = _short_name(path, ds, name)
+    _check_variable_name(path, name, short)
     _check_grid(ds, path)
     array = ds[name].transpose("day", "lat", "lon")
     if bbox is not None:
