@@ -165,6 +165,9 @@ _FETCHERS = {"pace": _fetch_pace, "glerl": _fetch_glerl, "gridmet": _fetch_gridm
 def _book(args: argparse.Namespace) -> int:
     from spectm import book
 
+    if not Path(args.source).is_file():
+        print(f"spectm book: no notebook source at {args.source} (expected a MyST .md file)", file=sys.stderr)
+        return 2
     return book.main(["execute", str(args.source), str(args.target), "--profile", args.profile,
                       "--source", args.data])
 

@@ -6,6 +6,7 @@ be one clear error naming what was wrong, with nothing written. No network: serv
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 
@@ -286,3 +287,25 @@ def test_another_variables_file_under_this_name_is_refused(tmp_path):
     assert info.value.field == "data variable" and "'precipitation_amount' (the file name says pr)" in str(info.value)
     assert "found 'air_temperature'" in str(info.value)
     assert float(gridmet.open_gridmet_file(written).mean()) == pytest.approx(295.0, abs=0.1)
+
+
+# ----------------------------------------------------------------------- fetch records, book sources
+
+
+@pytest.mark.parametrize(("granules", "says"), [
+    (5, "damaged (its granules are not a list of file names)"),  # before: TypeError traceback in --if-missing
+    ([], "lists no granule"),  # before: an empty season counted as on disk
+])  # fmt: skip
+def test_a_damaged_or_empty_fetch_record_is_not_a_season_on_disk(tmp_path, granules, says):
+    from spectm.data import layout
+
+    (tmp_path / "pace").mkdir()
+    layout.pace_record_path(2024, tmp_path).write_text(json.dumps({"year": 2024, "version": "3.2", "granules": granules}))
+    assert says in layout.missing("pace", 2024, tmp_path)
+
+
+def test_book_without_its_source_is_one_line(capsys, tmp_path):
+    """Before: FileNotFoundError traceback from inside papermill."""
+    assert cli.main(["book", str(tmp_path / "chapter.md"), str(tmp_path / "chapter.ipynb")]) == 2
+    assert _one_line(capsys) == f"spectm book: no notebook source at {tmp_path / 'chapter.md'} (expected a MyST .md file)"
+    assert list(tmp_path.iterdir()) == []
