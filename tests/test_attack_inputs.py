@@ -7,6 +7,7 @@ be one clear error naming what was wrong, with nothing written. No network: serv
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 
@@ -19,6 +20,7 @@ from spectm import cli
 from spectm.bands import oci_rrs_nominal
 from spectm.data import access, glerl, gridmet, pace
 from spectm.data.errors import DataFormatError
+from spectm.data.pixels import build_pixel_table
 from spectm.datasets import load_pixel_table
 from spectm.twin.writers.gridmet import write_gridmet_year
 from tests.formats import DATASHARE_HEADER, write_csv
@@ -309,3 +311,26 @@ def test_book_without_its_source_is_one_line(capsys, tmp_path):
     assert cli.main(["book", str(tmp_path / "chapter.md"), str(tmp_path / "chapter.ipynb")]) == 2
     assert _one_line(capsys) == f"spectm book: no notebook source at {tmp_path / 'chapter.md'} (expected a MyST .md file)"
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------ empty selections
+
+
+def test_an_inverted_bbox_is_refused_not_read_as_an_empty_lake(tmp_path):
+    """Before: west > east selected no pixel: an empty window from the reader, an empty pixel table."""
+    packed = np.full((3, 4, 172), -22500, dtype=np.int16)
+    _l2_without_fill_attribute(tmp_path / "g.nc", packed)
+    inverted = (-82.5, 41.3, -83.5, 42.1)
+    with pytest.raises(ValueError, match="west <= east"):
+        pace.open_l2_aop(tmp_path / "g.nc", bbox=inverted)
+    with pytest.raises(ValueError, match="west <= east"):
+        build_pixel_table([tmp_path / "g.nc"], inverted, cache_dir=tmp_path / "cache", progress=False)
+    assert pace.open_l2_aop(tmp_path / "g.nc", bbox=(-83.5, 41.3, -82.5, 42.1)).sizes["x"] == 4
+
+
+def test_no_gridmet_or_glerl_file_is_one_clear_error(tmp_path):
+    """Before: ``need at least one array to concatenate`` / ``No objects to concatenate`` from numpy/pandas."""
+    with pytest.raises(FileNotFoundError, match=f"no gridMET yearly files .* in {re.escape(str(tmp_path))}$"):
+        gridmet.open_gridmet(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no GLERL sample files given"):
+        glerl.read_glerl_many([])

@@ -429,6 +429,8 @@ def _fill_station_fields(out: pd.DataFrame) -> pd.DataFrame:
 def read_glerl_many(paths, keep_unknown_stations: bool = False) -> pd.DataFrame:
     """Read several GLERL files (any layouts) into one table, in the order given."""
     frames = [read_glerl_csv(p, keep_unknown_stations=keep_unknown_stations) for p in paths]
+    if not frames:
+        raise FileNotFoundError("no GLERL sample files given (expected the season's CSV files)")
     combined = pd.concat(frames, ignore_index=True)
     combined.index.name = "sample"
     combined.attrs = {

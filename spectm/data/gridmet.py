@@ -345,6 +345,9 @@ def open_gridmet(paths, variables=None, bbox=None) -> xr.Dataset:
                                   found=f"{array.sizes['lat']}x{array.sizes['lon']} cells from {float(array['lat'][0]):.4f} N")  # fmt: skip
         if wanted is None or array.name in wanted:
             by_variable.setdefault(str(array.name), []).append(array)
+    if not by_variable and not wanted:
+        where = paths if isinstance(paths, (str, os.PathLike)) else ", ".join(map(str, paths)) or "the empty list given"
+        raise FileNotFoundError(f"no gridMET yearly files (<short>_<year>.nc) in {where}")
     missing = [v for v in (wanted or []) if v not in by_variable]
     if missing:
         raise FileNotFoundError(f"no gridMET files for {', '.join(missing)} in {paths!r}")

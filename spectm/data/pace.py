@@ -331,6 +331,16 @@ def _check_rrs_values(path, rrs: np.ndarray) -> None:
                               found=f"median {median:.4g}")  # fmt: skip
 
 
+def check_bbox(bbox) -> tuple[float, float, float, float]:
+    """``bbox`` as four floats, or ValueError: an inverted box selects no pixel and would read as an empty lake."""
+    values = tuple(float(v) for v in bbox) if bbox is not None and len(bbox) == 4 else ()
+    if len(values) != 4 or not all(np.isfinite(values)) or values[0] > values[2] or values[1] > values[3]:
+        raise ValueError(
+            f"bbox must be finite (west, south, east, north) with west <= east and south <= north, got {bbox!r}"
+        )
+    return values  # type: ignore[return-value]
+
+
 def _bbox_window(lat: np.ndarray, lon: np.ndarray, bbox) -> tuple[slice, slice]:
     if bbox is None:
         return slice(None), slice(None)
@@ -359,6 +369,8 @@ def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
     remote sensing reflectance in sr^-1, navigation out of range or all fill, no scan-line times, and
     compressed chunks that do not decode.
     """
+    if bbox is not None:
+        bbox = check_bbox(bbox)
     try:
         return _read_granule(path, bbox, exclude)
     except (RuntimeError, OSError, AttributeError) as error:

@@ -41,7 +41,7 @@ from spectm.bands import GAP_TOLERANCE_NM, gap_mask, oci_rrs_centers, wavelength
 from spectm.atomic import atomic_write
 from spectm.data.cache import cache_key, cache_path, open_or_discard, remove_stale_temporaries
 from spectm.data.errors import DataFormatError
-from spectm.data.pace import L3_RRS_EXCLUDE, SkippedFile, open_l2_aop
+from spectm.data.pace import L3_RRS_EXCLUDE, SkippedFile, check_bbox, open_l2_aop
 
 #: Largest spacing (nm) of two native bands that may be interpolated between. OCI's native spacing is
 #: 2.43-2.56 nm below 590 nm and ~1.25 nm from 640 nm; the 588.1 -> 612.7 nm gap (24.6 nm) is excluded.
@@ -359,6 +359,8 @@ def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True
     byte, whatever the scheduler, so the scheduler is not part of the cache key.
     """
     _check_engine(scheduler, num_workers, batch_size)
+    if bbox is not None:  # refused here, not once per granule in the skipped list
+        check_bbox(bbox)
     engine = {"scheduler": scheduler, "num_workers": num_workers, "batch_size": batch_size}
     paths = [Path(p) for p in granule_paths]
     key = cache_key(paths, _settings(bbox, exclude))
