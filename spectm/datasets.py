@@ -23,7 +23,7 @@ import torch
 import xarray as xr
 
 from spectm.bands import as_wavelengths, gap_mask
-from spectm.data.errors import DataFormatError
+from spectm.data.errors import DataFormatError, refuse_special_file
 from spectm.model import nan_mean_std
 from spectm.physics import all_indices, simulate_rrs
 
@@ -189,6 +189,7 @@ def load_pixel_table(path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"pixel table {path} does not exist (expected .npz or .nc with Rrs and time)")
+    refuse_special_file(path, "a pixel table: .npz or netCDF")
     try:
         if path.suffix == ".npz":
             with np.load(path) as f:

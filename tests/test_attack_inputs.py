@@ -7,9 +7,11 @@ be one clear error naming what was wrong, with nothing written. No network: serv
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
+import threading
 
 import netCDF4
 import numpy as np
@@ -334,3 +336,40 @@ def test_no_gridmet_or_glerl_file_is_one_clear_error(tmp_path):
         gridmet.open_gridmet(tmp_path)
     with pytest.raises(FileNotFoundError, match="no GLERL sample files given"):
         glerl.read_glerl_many([])
+
+
+# ------------------------------------------------------------------------------- pipes and folders
+
+
+def _close_at_once(pipe, done: threading.Event) -> None:
+    """Open ``pipe`` for writing (waits for a reader) and close it, for every open: each reader sees an
+    empty file, however often it opens the path."""
+    while not done.is_set():
+        os.close(os.open(pipe, os.O_WRONLY))
+
+
+@pytest.mark.parametrize(("read", "name", "what"), [
+    (pace.open_l2_aop, "granule.nc", "a PACE OCI L2 netCDF file"),
+    (gridmet.open_gridmet_file, "pr_2024.nc", "a gridMET yearly netCDF file"),
+    (glerl.read_glerl_csv, "samples.csv", "a GLERL sample CSV"),
+    (load_pixel_table, "pixels.npz", "a pixel table: .npz or netCDF"),
+])  # fmt: skip
+def test_a_named_pipe_or_folder_is_refused_instead_of_waited_on(tmp_path, read, name, what):
+    """Before: each reader waited forever for a writer on a named pipe (a hang, found with ``timeout 60``)."""
+    pipe = tmp_path / name
+    os.mkfifo(pipe)
+    done = threading.Event()
+    writer = threading.Thread(target=_close_at_once, args=(pipe, done), daemon=True)
+    writer.start()  # a reader that opens the pipe gets end-of-file, so a regression fails instead of hanging
+    try:
+        with pytest.raises(DataFormatError, match=re.escape(f"expected a regular file ({what}), found a pipe")):
+            read(pipe)
+    finally:
+        done.set()
+        reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # held open: the writer's last open returns at once
+        writer.join()
+        os.close(reader)
+    folder = tmp_path / "folder" / name
+    folder.mkdir(parents=True)
+    with pytest.raises(DataFormatError, match="found a folder"):
+        read(folder)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from spectm.data.errors import DataFormatError
+from spectm.data.errors import DataFormatError, refuse_special_file
 
 EASTERN = ZoneInfo("America/New_York")
 
@@ -310,6 +310,7 @@ def read_glerl_csv(path, fill_station_fields: bool = True, keep_unknown_stations
     A longitude east of Greenwich or a southern latitude (a lost sign) is an error naming the line.
     """
     path = Path(path)
+    refuse_special_file(path, "a GLERL sample CSV")
     raw = path.read_bytes()
     text = _decode(raw)
     table = _table(text, path)

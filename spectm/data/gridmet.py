@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from spectm.data.errors import DataFormatError
+from spectm.data.errors import DataFormatError, refuse_special_file
 
 FILL = 32767
 DAY_EPOCH = np.datetime64("1900-01-01", "D")
@@ -270,6 +270,7 @@ def open_gridmet_file(path, bbox=None) -> xr.DataArray:
     file), a skipped day or a day with no data at all raise :class:`DataFormatError`.
     """
     path = Path(path)
+    refuse_special_file(path, "a gridMET yearly netCDF file")
     try:
         ds = xr.open_dataset(path, engine="netcdf4")
     except FileNotFoundError:

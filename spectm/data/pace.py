@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from spectm.bands import oci_rrs_centers, oci_rrs_nominal
-from spectm.data.errors import DataFormatError
+from spectm.data.errors import DataFormatError, refuse_special_file
 
 # --------------------------------------------------------------------------------------------------
 # l2_flags
@@ -149,6 +149,7 @@ def _version(layout: str) -> str:
 
 
 def _open(path) -> netCDF4.Dataset:
+    refuse_special_file(path, "a PACE OCI L2 netCDF file")
     try:
         return netCDF4.Dataset(os.fspath(path), "r")
     except FileNotFoundError:
