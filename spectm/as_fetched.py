@@ -67,7 +67,7 @@ def lay_out_as_fetched(root, size: str = "quick", seed: int = 0, seasons=SEASON_
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spectm.cli import cannot_write, positive, seed
+    from spectm.data.options import cannot_write, positive, seed
     from spectm.twin.config import size_names
 
     parser = argparse.ArgumentParser(prog="spectm twin --as-fetched", description=__doc__.splitlines()[0])

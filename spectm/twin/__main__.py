@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from spectm.cli import cannot_write, positive, seed, twin_year
+from spectm.data.options import cannot_write, positive, seed, twin_year
 from spectm.twin.config import WATERS, size_names
 from spectm.twin.simulate import simulate_twin
 
