@@ -373,3 +373,15 @@ def test_a_named_pipe_or_folder_is_refused_instead_of_waited_on(tmp_path, read, 
     folder.mkdir(parents=True)
     with pytest.raises(DataFormatError, match="found a folder"):
         read(folder)
+
+
+def test_integer_rrs_without_a_scale_factor_is_refused(tmp_path):
+    """Before: integer Rrs with no scale_factor was read as whole sr^-1 (all 0 for real water once truncated)
+    and passed the median check; integers cannot hold Rrs unpacked."""
+    path = tmp_path / "g.nc"
+    _l2_without_fill_attribute(path, np.full((3, 4, 172), -22500, dtype=np.int16))
+    with netCDF4.Dataset(path, "a") as nc:
+        nc["geophysical_data/Rrs"].delncattr("scale_factor")
+    with pytest.raises(DataFormatError) as info:
+        pace.open_l2_aop(path)
+    assert info.value.field == "geophysical_data/Rrs scale_factor" and "found missing on int16" in str(info.value)

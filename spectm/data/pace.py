@@ -309,6 +309,9 @@ def _check_rrs_metadata(path, var) -> None:
     long_name = str(attrs.get("long_name", "remote sensing reflectance"))
     if "remote sensing reflectance" not in long_name.lower():
         raise DataFormatError(path, f"{field} long_name", "'Remote sensing reflectance'", found=repr(long_name))
+    if np.issubdtype(var.dtype, np.integer) and "scale_factor" not in attrs:  # whole numbers cannot be Rrs
+        raise DataFormatError(path, f"{field} scale_factor", "a scale_factor for integer-packed Rrs (real files: 2e-06)",
+                              found=f"missing on {var.dtype}")  # fmt: skip
     if "valid_max" in attrs:
         top = float(attrs["valid_max"]) * float(attrs.get("scale_factor", 1.0)) + float(attrs.get("add_offset", 0.0))
         low, high = RRS_VALID_MAX_SPAN
