@@ -49,6 +49,7 @@ def lay_out_as_fetched(root, size: str = "quick", seed: int = 0, seasons=SEASON_
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}")
     root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails now, not after the simulation
     out = {}
     for year, version in dict(seasons).items():
         twin = _twin(size, seed, int(year), version)
@@ -66,14 +67,20 @@ def lay_out_as_fetched(root, size: str = "quick", seed: int = 0, seasons=SEASON_
 
 
 def main(argv: list[str] | None = None) -> int:
+    from spectm.data.options import cannot_write, positive, seed
+    from spectm.twin.config import size_names
+
     parser = argparse.ArgumentParser(prog="spectm twin --as-fetched", description=__doc__.splitlines()[0])
     parser.add_argument("--as-fetched", dest="root", required=True, type=Path,
                         help="folder to fill (e.g. data/real)")
-    parser.add_argument("--size", default="quick", help="twin size (quick, season, tiny)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--every", type=int, default=1, help="keep every n-th overpass day")
+    parser.add_argument("--size", default="quick", choices=size_names(), help="twin size")
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--every", type=positive, default=1, help="keep every n-th overpass day")
     args = parser.parse_args(argv)
-    seasons = lay_out_as_fetched(args.root, size=args.size, seed=args.seed, every=args.every)
+    try:
+        seasons = lay_out_as_fetched(args.root, size=args.size, seed=args.seed, every=args.every)
+    except OSError as error:  # the folder is a file, lies under one, or the disk refuses the write
+        return cannot_write("twin --as-fetched", args.root, error)
     for year, files in seasons.items():
         print(f"{year}: {len(files.pace)} granule subsets (V{SEASON_LAYOUTS[year]}), {len(files.glerl)} GLERL, "
               f"{len(files.gridmet)} gridMET files -> {args.root}")

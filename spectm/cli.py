@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from spectm.data.options import PACE_VERSIONS, cannot_write, non_negative
+
 
 def _bands(args: argparse.Namespace) -> int:
     from spectm import bands
@@ -42,6 +44,8 @@ def _fetch(args: argparse.Namespace) -> int:
     except access.DataAccessError as error:  # unreachable, cut short, not the file, or no data that year
         print(error, file=sys.stderr)
         return 2
+    except OSError as error:  # an --out that is a file, or a disk that refuses the write
+        return cannot_write("fetch", out, error)
     print(f"{len(files)} verified files in {out}/{args.source}")
     return 0
 
@@ -74,6 +78,10 @@ def _fetch_pace(args: argparse.Namespace, folder: str) -> list:
     start, end = access.pace_season(args.year)  # refuses a year outside the mission at once
     found = access.search_pace_granules(start, end, WESTERN_LAKE_ERIE_BBOX, version=args.version)
     print(f"{len(found)} PACE OCI L2 AOP granules (V{args.version}) over western Lake Erie in {args.year}")
+    if not found:  # a record of an empty season would let `--if-missing` and the book take it as fetched
+        raise access.DataAccessError(f"CMR lists no PACE OCI L2 AOP V{args.version} granules over western Lake "
+                                     f"Erie between {start} and {end}, so nothing was fetched and no season "
+                                     "record was written; check --version and --year.")  # fmt: skip
     found = found[: args.limit] if args.limit else found
     if args.whole_granules:
         kept = access.download_granules(found, folder)
@@ -107,6 +115,9 @@ _FETCHERS = {"pace": _fetch_pace, "glerl": _fetch_glerl, "gridmet": _fetch_gridm
 def _book(args: argparse.Namespace) -> int:
     from spectm import book
 
+    if not Path(args.source).is_file():
+        print(f"spectm book: no notebook source at {args.source} (expected a MyST .md file)", file=sys.stderr)
+        return 2
     return book.main(["execute", str(args.source), str(args.target), "--profile", args.profile,
                       "--source", args.data])
 
@@ -145,12 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("source", choices=["pace", "glerl", "gridmet"])
     fetch.add_argument("--year", type=int, default=2024,
                        help="season: GLERL 2012-2022 and 2024-2025, gridMET 1979-now, PACE 2024-now")
-    fetch.add_argument("--version", default=None,
+    fetch.add_argument("--version", default=None, choices=PACE_VERSIONS,
                        help="PACE L2 AOP processing version: 3.2, or 3.1 on request (default: the version the "
                             "season was fetched in, else 3.2); a season never mixes two")
     fetch.add_argument("--whole-granules", action="store_true",
                        help="PACE: download whole granules instead of streaming only the Lake Erie window")
-    fetch.add_argument("--limit", type=int, default=0, help="download at most this many granules (0: all)")
+    fetch.add_argument("--limit", type=non_negative, default=0, help="download at most this many granules (0: all)")
     fetch.add_argument("--out", default=None, help="cache folder (default: data/real)")
     fetch.add_argument("--if-missing", action="store_true",
                        help="fetch only if the season is not on disk already (then no network is touched)")

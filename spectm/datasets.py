@@ -15,6 +15,7 @@ Items of :class:`PixelSpectra` (``B`` bands of the model grid, ``K`` index targe
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 import xarray as xr
 
 from spectm.bands import as_wavelengths, gap_mask
+from spectm.data.errors import DataFormatError, refuse_special_file
 from spectm.model import nan_mean_std
 from spectm.physics import all_indices, simulate_rrs
 
@@ -182,25 +184,37 @@ def load_pixel_table(path) -> dict[str, np.ndarray]:
     """A pixel table from ``.npz`` or netCDF: ``Rrs`` (pixel, wavelength), ``time`` (pixel), optional
     ``future`` (pixel, wavelength) and ``wavelength`` (nm). Missing fields are named in the error. Files
     written before the field was spelled ``Rrs`` (``rrs``) are read too."""
+    from spectm.data.pixels import check_pixel_table
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"pixel table {path} does not exist (expected .npz or .nc with Rrs and time)")
-    if path.suffix == ".npz":
-        with np.load(path) as f:
-            table = {key: f[key] for key in f.files}
-    else:
-        with xr.open_dataset(path) as ds:
-            if "Rrs" in ds and "future" not in ds and {"latitude", "longitude"} <= set(ds.variables):
-                # a pixel table of spectm.data.pixels: the 8-day pairs are found here
-                spectra = from_pixel_table(ds.load())
-                return {"Rrs": spectra.values.numpy(), "time": spectra.time, "future": spectra.future.numpy(),
-                        "wavelength": spectra.wavelengths}
-            table = {name: ds[name].values for name in ("Rrs", "rrs", "time", "future") if name in ds}
-            if "wavelength" in ds.coords:
-                table["wavelength"] = ds["wavelength"].values
+    refuse_special_file(path, "a pixel table: .npz or netCDF")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path) as f:
+                table = {key: f[key] for key in f.files}
+        else:
+            with xr.open_dataset(path) as ds:
+                if "Rrs" in ds and "future" not in ds and {"latitude", "longitude"} <= set(ds.variables):
+                    # a pixel table of spectm.data.pixels: the 8-day pairs are found here
+                    spectra = from_pixel_table(ds.load())
+                    table = {"Rrs": spectra.values.numpy(), "time": spectra.time, "future": spectra.future.numpy(),
+                             "wavelength": spectra.wavelengths}
+                else:
+                    table = {name: ds[name].values for name in ("Rrs", "rrs", "time", "future") if name in ds}
+                    if "wavelength" in ds.coords:
+                        table["wavelength"] = ds["wavelength"].values
+    except DataFormatError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:  # not a table at all
+        reason = (str(error).splitlines() or [""])[0]  # xarray's own message runs over several lines
+        raise DataFormatError(path, "file", "a pixel table: .npz or netCDF with Rrs and time",
+                              found=f"{type(error).__name__}: {reason}") from error
     if "rrs" in table and "Rrs" not in table:
         table["Rrs"] = table.pop("rrs")
     for field in ("Rrs", "time"):
         if field not in table:
-            raise ValueError(f"pixel table {path}: field {field!r} missing (has {', '.join(table)})")
+            raise DataFormatError(path, field, "Rrs and time fields", found=f"{field!r} missing (has {', '.join(table)})")
+    check_pixel_table(table, path)
     return table

@@ -24,6 +24,7 @@ import glob
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -427,10 +428,93 @@ def netcdf4_content(head: bytes, size: int) -> str | None:
     return None
 
 
+#: Bytes per value of each netCDF-3 external type (NC_BYTE .. NC_UINT64; 7-11 only in CDF-5).
+_NC3_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 8, 7: 1, 8: 2, 9: 4, 10: 8, 11: 8}
+
+
+class _Header:
+    """A cursor over a netCDF-3 header (big-endian; counts are 8 bytes in CDF-5, offsets in CDF-2 and -5)."""
+
+    def __init__(self, head: bytes):
+        self.head, self.at, version = head, 4, head[3]
+        self.count_size = 8 if version == 5 else 4
+        self.offset_size = 4 if version == 1 else 8
+
+    def number(self, size: int) -> int:
+        if self.at + size > len(self.head):
+            raise IndexError("the header runs past the bytes read")
+        self.at += size
+        return int.from_bytes(self.head[self.at - size : self.at], "big")
+
+    def skip(self, count: int, width: int = 1) -> None:
+        self.at += -(-count * width // 4) * 4  # values are padded to 4 bytes
+
+    def skip_name(self) -> None:
+        self.skip(self.number(self.count_size))
+
+    def skip_attributes(self) -> None:
+        self.number(4)  # NC_ATTRIBUTE tag, or ABSENT
+        for _ in range(self.number(self.count_size)):
+            self.skip_name()
+            width = _NC3_TYPE_SIZES[self.number(4)]
+            self.skip(self.number(self.count_size), width)
+
+
+def _netcdf3_variables(header: _Header) -> list[tuple[list[int], int, int]]:
+    """(dimension ids, bytes per value, begin) of each variable; the cursor stands after the dimensions."""
+    header.skip_attributes()  # the global attributes
+    header.number(4)
+    variables = []
+    for _ in range(header.number(header.count_size)):
+        header.skip_name()
+        dims = [header.number(header.count_size) for _ in range(header.number(header.count_size))]
+        header.skip_attributes()
+        size = _NC3_TYPE_SIZES[header.number(4)]
+        header.number(header.count_size)  # vsize: may overflow for big variables, so it is recomputed
+        variables.append((dims, size, header.number(header.offset_size)))
+    return variables
+
+
+def _netcdf3_layout(head: bytes) -> tuple[int, list[int], list[tuple[list[int], int, int]]]:
+    """(number of records, dimension lengths, variables) of a netCDF-3 header; IndexError when cut."""
+    header = _Header(head)
+    records = header.number(header.count_size)
+    header.number(4)  # NC_DIMENSION tag, or ABSENT
+    lengths = []
+    for _ in range(header.number(header.count_size)):
+        header.skip_name()
+        lengths.append(header.number(header.count_size))
+    streaming = records == 2 ** (8 * header.count_size) - 1
+    return (0 if streaming else records), lengths, _netcdf3_variables(header)
+
+
+def _netcdf3_problem(head: bytes, size: int) -> str | None:
+    """Whether a netCDF-3 file of ``size`` bytes holds all its header promises (``head``: its first bytes).
+
+    Unknown when the header is longer than ``head`` or not understood: then nothing is said.
+    """
+    try:
+        records, lengths, variables = _netcdf3_layout(head)
+    except IndexError:
+        return f"the file ends inside its netCDF-3 header, at byte {size}" if len(head) >= size else None
+    except KeyError:  # a type code netCDF-3 does not have
+        return None
+    if any(d >= len(lengths) for dims, _, _ in variables for d in dims):
+        return None
+    shaped = [(bool(dims) and lengths[dims[0]] == 0, dims, width, begin) for dims, width, begin in variables]
+    one = {begin: width * math.prod(lengths[d] for d in (dims[1:] if record else dims))
+           for record, dims, width, begin in shaped}  # bytes of one record, or of the whole variable
+    in_records = [begin for record, _, _, begin in shaped if record]
+    record_size = one[in_records[0]] if len(in_records) == 1 else sum(-(-one[b] // 4) * 4 for b in in_records)
+    end = max((begin + one[begin] + (record_size * (records - 1) if begin in in_records else 0)
+               for begin in one if begin not in in_records or records > 0), default=0)
+    return f"the file was cut short: its netCDF-3 header places data up to byte {end}, {size} arrived" if size < end else None
+
+
 def netcdf_content(head: bytes, size: int) -> str | None:
     """netCDF-4 (HDF5), or the classic netCDF-3 formats that older gridMET copies may use."""
     if head.startswith(_NETCDF3_SIGNATURES):
-        return None
+        return _netcdf3_problem(head, size)
     problem = netcdf4_content(head, size)
     if problem is not None and "HDF5 signature" in problem:
         return f"the server sent {size} bytes that start with neither the HDF5 nor the netCDF-3 signature"
@@ -446,9 +530,12 @@ def csv_content(required_column: str | None = None, what: str = "a CSV file"):
             return problem
         if b"\x00" in head:
             return f"the server sent binary data instead of {what}"
-        header = head.split(b"\n", 1)[0].decode("latin-1").lstrip("\ufeff\xef\xbb\xbf")
+        first, *rest = re.split(rb"\r\n|\r|\n", head, maxsplit=1)
+        header = first.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf")
         if required_column is not None and required_column not in header:
             return f"the first line has no {required_column!r} column, so it is not {what}"
+        if required_column is not None and size <= len(head) and not b"".join(rest).strip():
+            return f"the file holds only its header line, no samples, so it is not {what}"  # a cut or stub
         return None
 
     return check

@@ -8,6 +8,7 @@ skip the file and report why.
 from __future__ import annotations
 
 import os
+import stat
 
 
 class DataFormatError(ValueError):
@@ -26,3 +27,15 @@ class DataFormatError(ValueError):
     def __reduce__(self):
         """Rebuild from the four fields, so the error survives pickling (worker processes, caches)."""
         return type(self), (self.file, self.field, self.expected, self.found)
+
+
+def refuse_special_file(path, what: str) -> None:
+    """A folder, pipe or device where a data file is expected: refused at once, since reading a named pipe
+    waits forever for a writer. A missing path passes: the open that follows says so in its own words."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, TypeError, ValueError):
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a pipe, socket or device"
+        raise DataFormatError(path, "file", f"a regular file ({what})", found=kind)

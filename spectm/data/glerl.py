@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from spectm.data.errors import DataFormatError
+from spectm.data.errors import DataFormatError, refuse_special_file
 
 EASTERN = ZoneInfo("America/New_York")
 
@@ -280,6 +280,11 @@ def _table(text: str, path) -> pd.DataFrame:
     if not rows:
         raise DataFormatError(path, "header", "a header row", found="an empty file")
     header = [name.strip() for name in rows[0]]
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:  # which of the two columns holds the data cannot be told
+        raise DataFormatError(path, "header", "each column name once", found=f"{twice[0]!r} {header.count(twice[0])} times")
+    if len(rows) == 1:  # a stub or a cut download: an empty table would read as a season without samples
+        raise DataFormatError(path, "rows", "at least one sample row after the header", found="none")
     width = len(header)
     lengths = np.array([len(row) for row in rows[1:]], dtype=int)
     if (lengths > width).any():
@@ -305,6 +310,7 @@ def read_glerl_csv(path, fill_station_fields: bool = True, keep_unknown_stations
     A longitude east of Greenwich or a southern latitude (a lost sign) is an error naming the line.
     """
     path = Path(path)
+    refuse_special_file(path, "a GLERL sample CSV")
     raw = path.read_bytes()
     text = _decode(raw)
     table = _table(text, path)
@@ -350,12 +356,15 @@ def read_glerl_csv(path, fill_station_fields: bool = True, keep_unknown_stations
 
 
 def _check_positions(out: pd.DataFrame, path, names: dict) -> None:
-    """Lake Erie is north and west: a positive longitude or negative latitude is a lost sign, not data.
+    """Lake Erie is north and west: a positive longitude or negative latitude is a lost sign, not data
+    (so is a negative depth).
 
     No such row is known in the real files (glerl.md lists wrong positions, all with the right signs),
     so the reader refuses the file instead of guessing which sign was meant.
     """
     for field, bad, expected in (
+        ("sample_depth_m", out["sample_depth_m"] < 0, "a depth below the surface: 0 m or more"),
+        ("station_depth_m", out["station_depth_m"] < 0, "a water depth: 0 m or more"),
         ("longitude", ~(out["longitude"] < 0) & out["longitude"].notna(), "a west longitude: negative degrees (about -83 for Lake Erie)"),
         ("latitude", ~((out["latitude"] > 0) & (out["latitude"] <= 90)) & out["latitude"].notna(), "a north latitude: 0..90 degrees (about 41.7)"),
         ("longitude", out["longitude"] < -180, "a longitude within -180..0 degrees"),
@@ -421,6 +430,8 @@ def _fill_station_fields(out: pd.DataFrame) -> pd.DataFrame:
 def read_glerl_many(paths, keep_unknown_stations: bool = False) -> pd.DataFrame:
     """Read several GLERL files (any layouts) into one table, in the order given."""
     frames = [read_glerl_csv(p, keep_unknown_stations=keep_unknown_stations) for p in paths]
+    if not frames:
+        raise FileNotFoundError("no GLERL sample files given (expected the season's CSV files)")
     combined = pd.concat(frames, ignore_index=True)
     combined.index.name = "sample"
     combined.attrs = {

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from spectm.data.errors import DataFormatError
+from spectm.data.errors import DataFormatError, refuse_special_file
 
 FILL = 32767
 DAY_EPOCH = np.datetime64("1900-01-01", "D")
@@ -129,6 +129,14 @@ def _short_name(path: Path, ds: xr.Dataset, name: str) -> str:
                           found=path.name)  # fmt: skip
 
 
+def _check_variable_name(path, name: str, short: str) -> None:
+    """Another gridMET variable's name inside the file means it is that variable's file, misnamed: without
+    units to tell, a temperature file saved as ``pr_2024.nc`` would read as 290 mm of rain a day."""
+    expected = VARIABLES[short].name
+    if name != expected and name in {spec.name for spec in VARIABLES.values()}:
+        raise DataFormatError(path, "data variable", f"{expected!r} (the file name says {short})", found=repr(name))
+
+
 # --------------------------------------------------------------------------------------------------
 # units and plausibility
 
@@ -222,6 +230,7 @@ def _read_array(ds: xr.Dataset, path, bbox) -> tuple[xr.DataArray, str, str | No
     if "day" not in ds[name].dims:
         raise DataFormatError(path, f"{name} dims", "a 'day' dimension", found=str(ds[name].dims))
     short = _short_name(path, ds, name)
+    _check_variable_name(path, name, short)
     _check_grid(ds, path)
     array = ds[name].transpose("day", "lat", "lon")
     if bbox is not None:
@@ -261,6 +270,7 @@ def open_gridmet_file(path, bbox=None) -> xr.DataArray:
     file), a skipped day or a day with no data at all raise :class:`DataFormatError`.
     """
     path = Path(path)
+    refuse_special_file(path, "a gridMET yearly netCDF file")
     try:
         ds = xr.open_dataset(path, engine="netcdf4")
     except FileNotFoundError:
@@ -336,6 +346,9 @@ def open_gridmet(paths, variables=None, bbox=None) -> xr.Dataset:
                                   found=f"{array.sizes['lat']}x{array.sizes['lon']} cells from {float(array['lat'][0]):.4f} N")  # fmt: skip
         if wanted is None or array.name in wanted:
             by_variable.setdefault(str(array.name), []).append(array)
+    if not by_variable and not wanted:
+        where = paths if isinstance(paths, (str, os.PathLike)) else ", ".join(map(str, paths)) or "the empty list given"
+        raise FileNotFoundError(f"no gridMET yearly files (<short>_<year>.nc) in {where}")
     missing = [v for v in (wanted or []) if v not in by_variable]
     if missing:
         raise FileNotFoundError(f"no gridMET files for {', '.join(missing)} in {paths!r}")

@@ -141,6 +141,10 @@ def _pace_missing(year: int, real: Path) -> str | None:
         names = json.loads(record.read_text())["granules"]
     except (ValueError, KeyError, TypeError) as error:
         return f"the PACE fetch record {record} is damaged ({type(error).__name__})"
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        return f"the PACE fetch record {record} is damaged (its granules are not a list of file names)"
+    if not names:  # `spectm fetch pace` never records an empty season (no granule found is an error)
+        return f"the PACE fetch record {record} lists no granule"
     gone = [name for name in names if not (real / "pace" / name).is_file()]
     if gone:
         return (f"{len(gone)} of the {len(names)} PACE granules of {year} listed in {record} are gone "

@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from spectm.bands import oci_rrs_centers, oci_rrs_nominal
-from spectm.data.errors import DataFormatError
+from spectm.data.errors import DataFormatError, refuse_special_file
 
 # --------------------------------------------------------------------------------------------------
 # l2_flags
@@ -149,6 +149,7 @@ def _version(layout: str) -> str:
 
 
 def _open(path) -> netCDF4.Dataset:
+    refuse_special_file(path, "a PACE OCI L2 netCDF file")
     try:
         return netCDF4.Dataset(os.fspath(path), "r")
     except FileNotFoundError:
@@ -184,7 +185,8 @@ def _read_raw(var, index=slice(None), path=None) -> np.ndarray:
 
 
 def _unpack(var, index=slice(None), path=None) -> np.ndarray:
-    """Read ``var[index]`` as float32 with fill -> NaN and scale/offset applied (xarray's semantics)."""
+    """Read ``var[index]`` as float32 with fill -> NaN and scale/offset applied (netCDF4's semantics: without
+    ``_FillValue`` the type's default fill is fill, or -32767 in packed Rrs would read as -0.0155 sr^-1)."""
     raw = _read_raw(var, index, path)
     attrs = var.ncattrs()
     data = raw.astype(np.float32)
@@ -192,9 +194,12 @@ def _unpack(var, index=slice(None), path=None) -> np.ndarray:
         data = data * np.float32(var.getncattr("scale_factor"))
     if "add_offset" in attrs:
         data = data + np.float32(var.getncattr("add_offset"))
-    for key in ("_FillValue", "missing_value"):
-        if key in attrs:
-            data[raw == var.getncattr(key)] = np.nan
+    fills = [var.getncattr(key) for key in ("_FillValue", "missing_value") if key in attrs]
+    if not fills and raw.dtype.itemsize > 1:  # no fill attribute: netCDF's default fill marks unwritten values
+        fills = [netCDF4.default_fillvals.get(raw.dtype.str[1:])]
+    for fill in fills:
+        if fill is not None:
+            data[raw == fill] = np.nan
     return data
 
 
@@ -304,6 +309,9 @@ def _check_rrs_metadata(path, var) -> None:
     long_name = str(attrs.get("long_name", "remote sensing reflectance"))
     if "remote sensing reflectance" not in long_name.lower():
         raise DataFormatError(path, f"{field} long_name", "'Remote sensing reflectance'", found=repr(long_name))
+    if np.issubdtype(var.dtype, np.integer) and "scale_factor" not in attrs:  # whole numbers cannot be Rrs
+        raise DataFormatError(path, f"{field} scale_factor", "a scale_factor for integer-packed Rrs (real files: 2e-06)",
+                              found=f"missing on {var.dtype}")  # fmt: skip
     if "valid_max" in attrs:
         top = float(attrs["valid_max"]) * float(attrs.get("scale_factor", 1.0)) + float(attrs.get("add_offset", 0.0))
         low, high = RRS_VALID_MAX_SPAN
@@ -325,6 +333,16 @@ def _check_rrs_values(path, rrs: np.ndarray) -> None:
     if not low <= median <= high:
         raise DataFormatError(path, "geophysical_data/Rrs", f"water Rrs in sr^-1 (median {low:g}..{high:g})",
                               found=f"median {median:.4g}")  # fmt: skip
+
+
+def check_bbox(bbox) -> tuple[float, float, float, float]:
+    """``bbox`` as four floats, or ValueError: an inverted box selects no pixel and would read as an empty lake."""
+    values = tuple(float(v) for v in bbox) if bbox is not None and len(bbox) == 4 else ()
+    if len(values) != 4 or not all(np.isfinite(values)) or values[0] > values[2] or values[1] > values[3]:
+        raise ValueError(
+            f"bbox must be finite (west, south, east, north) with west <= east and south <= north, got {bbox!r}"
+        )
+    return values  # type: ignore[return-value]
 
 
 def _bbox_window(lat: np.ndarray, lon: np.ndarray, bbox) -> tuple[slice, slice]:
@@ -355,6 +373,8 @@ def open_l2_aop(path, bbox=None, exclude=L3_RRS_EXCLUDE) -> xr.Dataset:
     remote sensing reflectance in sr^-1, navigation out of range or all fill, no scan-line times, and
     compressed chunks that do not decode.
     """
+    if bbox is not None:
+        bbox = check_bbox(bbox)
     try:
         return _read_granule(path, bbox, exclude)
     except (RuntimeError, OSError, AttributeError) as error:

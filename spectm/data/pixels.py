@@ -41,7 +41,7 @@ from spectm.bands import GAP_TOLERANCE_NM, gap_mask, oci_rrs_centers, wavelength
 from spectm.atomic import atomic_write
 from spectm.data.cache import cache_key, cache_path, open_or_discard, remove_stale_temporaries
 from spectm.data.errors import DataFormatError
-from spectm.data.pace import L3_RRS_EXCLUDE, SkippedFile, open_l2_aop
+from spectm.data.pace import L3_RRS_EXCLUDE, SkippedFile, check_bbox, open_l2_aop
 
 #: Largest spacing (nm) of two native bands that may be interpolated between. OCI's native spacing is
 #: 2.43-2.56 nm below 590 nm and ~1.25 nm from 640 nm; the 588.1 -> 612.7 nm gap (24.6 nm) is excluded.
@@ -359,6 +359,8 @@ def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True
     byte, whatever the scheduler, so the scheduler is not part of the cache key.
     """
     _check_engine(scheduler, num_workers, batch_size)
+    if bbox is not None:  # refused here, not once per granule in the skipped list
+        check_bbox(bbox)
     engine = {"scheduler": scheduler, "num_workers": num_workers, "batch_size": batch_size}
     paths = [Path(p) for p in granule_paths]
     key = cache_key(paths, _settings(bbox, exclude))
@@ -380,3 +382,42 @@ def build_pixel_table(granule_paths, bbox, cache_dir=None, progress: bool = True
     table.attrs["cache_file"] = os.fspath(path) if cache_dir is not None else ""
     _warn_skipped(skipped, len(paths))
     return table
+
+
+# --------------------------------------------------------------------------------------------------
+# a pixel table handed to pretraining
+
+
+def _numeric_spectra(table: dict, path) -> np.ndarray:
+    try:
+        rrs = np.asarray(table["Rrs"], dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DataFormatError(path, "Rrs", "numbers (Rrs in sr^-1)", found=f"dtype {np.asarray(table['Rrs']).dtype}") from None
+    if rrs.ndim != 2 or rrs.shape[0] == 0:
+        raise DataFormatError(path, "Rrs", "a (pixel, wavelength) array with at least one pixel", found=f"shape {rrs.shape}")
+    return rrs
+
+
+def check_pixel_table(table: dict, path) -> None:
+    """Refuse, with one :class:`DataFormatError`, a pixel table pretraining cannot learn from.
+
+    A table whose every value is NaN or infinite trains to a loss of exactly 0 and says nothing, so it is
+    refused too, as are a band count that is not the grid's, times that are not times, one per pixel.
+    """
+    rrs = _numeric_spectra(table, path)
+    wavelengths = table.get("wavelength")
+    grid = "the paper122 grid" if wavelengths is None else "the table's wavelength field"
+    n_bands = wavelength_grid("paper122").size if wavelengths is None else np.asarray(wavelengths).size
+    if rrs.shape[1] != n_bands:
+        raise DataFormatError(path, "Rrs", f"{n_bands} bands, one per wavelength of {grid}", found=f"{rrs.shape[1]} bands")
+    try:
+        times = np.asarray(table["time"]).astype("datetime64[s]")
+    except (TypeError, ValueError) as error:
+        raise DataFormatError(path, "time", "acquisition times (datetime64 or ISO text)", found=str(error)) from None
+    if times.shape != rrs.shape[:1]:
+        raise DataFormatError(path, "time", f"one time per pixel ({rrs.shape[0]})", found=f"shape {times.shape}")
+    future = table.get("future")
+    if future is not None and np.shape(future) != rrs.shape:
+        raise DataFormatError(path, "future", f"Rrs's shape {rrs.shape}", found=f"shape {np.shape(future)}")
+    if not np.isfinite(rrs).any():
+        raise DataFormatError(path, "Rrs", "at least one finite value", found=f"only NaN or infinity in {rrs.shape[0]} pixels")

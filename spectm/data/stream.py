@@ -33,6 +33,7 @@ import numpy as np
 from spectm.data.access import DataAccessError
 from spectm.atomic import atomic_write
 from spectm.data.errors import DataFormatError
+from spectm.data.pace import check_bbox
 
 LINE_DIM, PIXEL_DIM = "number_of_lines", "pixels_per_line"
 #: Line-dimensioned variables of ``geophysical_data`` that a subset keeps; the others (aot, avw, ...) are
@@ -333,15 +334,6 @@ def _source_name(source: str) -> str:
     return (urlsplit(source).path if _is_url(source) else source).rstrip("/").rsplit("/", 1)[-1]
 
 
-def _check_bbox(bbox) -> tuple[float, float, float, float]:
-    values = tuple(float(v) for v in bbox) if bbox is not None and len(bbox) == 4 else ()
-    if len(values) != 4 or not all(np.isfinite(values)) or values[0] > values[2] or values[1] > values[3]:
-        raise ValueError(
-            f"bbox must be finite (west, south, east, north) with west <= east and south <= north, got {bbox!r}"
-        )
-    return values  # type: ignore[return-value]
-
-
 def http_filesystem(session, timeout: tuple[float, float] = (5.0, 30.0)):
     """An fsspec HTTPS filesystem carrying ``session``'s Authorization header (the Earthdata bearer token
     of :func:`spectm.data.access.earthdata_session`), with connect/read timeouts on every request."""
@@ -490,7 +482,7 @@ def subset_granule(source, bbox, out_dir, *, fs=None, session=None, whole_file: 
     writes nothing (``result.path is None``, ``result.reason`` says why). An existing subset of the same
     granule and bbox is reused.
     """
-    bbox = _check_bbox(bbox)
+    bbox = check_bbox(bbox)
     source = os.fspath(source)
     name = _source_name(source)
     out = Path(out_dir) / name

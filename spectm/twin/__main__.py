@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from spectm.data.options import cannot_write, positive, seed, twin_year
 from spectm.twin.config import WATERS, size_names
 from spectm.twin.simulate import simulate_twin
 
@@ -18,17 +19,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spectm.twin", description="write the Lake Erie twin")
     parser.add_argument("--size", default="quick", choices=size_names())
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--year", type=int, default=2024)
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--year", type=twin_year, default=2024, help="season, 2020-2099 (default 2024)")
     parser.add_argument("--layout", default="3.1", choices=["3.0", "3.1", "3.2"])
     parser.add_argument("--water", default="lake_erie", choices=sorted(WATERS),
                         help="CDOM and sediment regime (turbid_bay: a second water body for transfer tests)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--full-swath", action="store_true",
                         help="also write granules at full-swath size into OUT/pace_full_swath")
-    parser.add_argument("--swath-lines", type=_positive, default=1710, help="scan lines of a full swath (real: 1710)")
-    parser.add_argument("--swath-granules", type=_positive, default=1, help="how many granules to write at full size")
+    parser.add_argument("--swath-lines", type=positive, default=1710, help="scan lines of a full swath (real: 1710)")
+    parser.add_argument("--swath-granules", type=positive, default=1, help="how many granules to write at full size")
     args = parser.parse_args(argv)
+    try:
+        _write_twin(args)
+    except OSError as error:  # --out is a file, lies under one, or the disk refuses the write
+        return cannot_write("twin", args.out, error)
+    return 0
+
+
+def _write_twin(args: argparse.Namespace) -> None:
+    """Simulate and write the twin (and its full swaths), printing what was written."""
     manifest = simulate_twin(args.out, size=args.size, seed=args.seed, year=args.year, layout=args.layout,
                              progress=not args.no_progress, water=args.water)  # fmt: skip
     kinds = {}
@@ -39,14 +49,6 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f" -> {manifest.out_dir}")  # fmt: skip
     if args.full_swath:
         _write_full_swaths(manifest.paths("pace")[: args.swath_granules], args)
-    return 0
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def _write_full_swaths(granules, args) -> None:
