@@ -30,6 +30,20 @@ def _literal(text: str):
         return text
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1)")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
     parser = argparse.ArgumentParser(prog="spectm pretrain", description=TRAIN_DOC.splitlines()[0])
@@ -37,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--masking", default=None, help="masking family (default: the profile's or targeted)")
     parser.add_argument("--data", required=True, help="pixel table (.npz or .nc) or 'synthetic'")
     parser.add_argument("--out", required=True, help="run directory (checkpoint.pt, metrics.jsonl)")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="fraction of dates held out")
-    parser.add_argument("--synthetic-size", type=int, default=20000, help="spectra when --data synthetic")
+    parser.add_argument("--val-fraction", type=_fraction, default=0.2,
+                        help="fraction of dates held out, in [0, 1)")
+    parser.add_argument("--synthetic-size", type=_positive_int, default=20000,
+                        help="spectra when --data synthetic")
     parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     parser.add_argument("--allow-long-run", action="store_true",
                         help="train even when the run is estimated to take hours on this CPU")
@@ -54,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.set:
         key, _, value = item.partition("=")
         config[key] = _literal(value)
-    config = resolve_config(config)
+    try:
+        config = resolve_config(config)
+    except ValueError as error:  # an unknown key or a value no run can use: one line, no traceback
+        print(f"spectm pretrain: {error}", file=sys.stderr)
+        return 2
     try:
         if args.data == "synthetic":
             table = synthetic_spectra(args.synthetic_size, seed=config["seed"])

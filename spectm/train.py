@@ -95,7 +95,46 @@ def resolve_config(config: dict | None = None, **overrides) -> dict:
     if unknown:
         raise ValueError(f"unknown training config keys {unknown}: expected some of "
                          f"{sorted({*DEFAULTS, *from_profile})}")
-    return _plain({**DEFAULTS, **from_profile, **config, "profile": name})
+    resolved = _plain({**DEFAULTS, **from_profile, **config, "profile": name})
+    check_values(resolved)
+    return resolved
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: key -> (test of its value, what it must be): a run with any other value would train nothing, divide by
+#: zero or fail steps later inside torch, far from the setting that caused it.
+VALUE_CHECKS = {
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "epochs": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "max_steps": (lambda v: v is None or (_is_int(v) and v >= 1), "None or a whole number >= 1"),
+    "learning_rate": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "min_lr_ratio": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "warmup_fraction": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "grad_clip": (lambda v: _is_number(v) and v >= 0, "a number >= 0 (0: no clipping)"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "num_workers": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "checkpoint_every": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "log_every": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+    "loss_weights": (lambda v: isinstance(v, list) and len(v) == 3
+                     and all(_is_number(w) and w >= 0 for w in v),
+                     "three numbers >= 0 (reconstruction, indices, temporal)"),
+}
+
+
+def check_values(config: dict) -> None:
+    """One ValueError naming every key whose value a run cannot use, and what it must be."""
+    bad = [f"{key}={config[key]!r} (must be {expectation})" for key, (ok, expectation) in VALUE_CHECKS.items()
+           if key in config and not ok(config[key])]
+    if bad:
+        raise ValueError(f"training config: {'; '.join(bad)}")
 
 
 def get_lr(step: int, learning_rate: float, warmup_steps: int, total_steps: int, min_lr: float) -> float:

@@ -223,3 +223,39 @@ def test_a_resume_under_another_thread_count_is_said_not_silent(data, tmp_path):
             train(tiny_config(max_steps=2), data[0], None, tmp_path)
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--set", "bogus=1"], "unknown training config keys ['bogus']"),
+    (["--set", "epochs=-1"], "epochs=-1 (must be a whole number >= 1)"),
+    (["--set", "epochs=abc"], "epochs='abc' (must be a whole number >= 1)"),
+    (["--set", "batch_size=0"], "batch_size=0 (must be a whole number >= 1)"),
+    (["--set", "learning_rate=-1"], "learning_rate=-1 (must be a number > 0)"),
+    (["--set", "loss_weights=(1.0, 0.5)"], "loss_weights=[1.0, 0.5] (must be three numbers >= 0"),
+])
+def test_spectm_pretrain_refuses_a_setting_no_run_can_use_in_one_line(tmp_path, capsys, args, expected):
+    """Before: a traceback (unknown key, batch 0, lr < 0, epochs='abc') or exit 0 after no step."""
+    from spectm import pretrain
+
+    out = tmp_path / "run"
+    assert pretrain.main(["--data", "synthetic", "--synthetic-size", "64", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spectm pretrain: ") and expected in err and err.count("\n") == 1
+    assert not out.exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("args", [["--val-fraction", "1.5"], ["--val-fraction", "-0.1"],
+                                  ["--synthetic-size", "0"]])
+def test_spectm_pretrain_refuses_an_impossible_split_or_size_as_a_usage_error(tmp_path, capsys, args):
+    from spectm import pretrain
+
+    with pytest.raises(SystemExit) as exit_info:
+        pretrain.main(["--data", "synthetic", "--out", str(tmp_path / "run"), *args])
+    assert exit_info.value.code == 2 and f"argument {args[0]}: " in capsys.readouterr().err
+
+
+def test_every_profile_passes_the_value_checks():
+    from spectm.profiles import PROFILES
+
+    for name in PROFILES:
+        assert resolve_config(profile=name)["profile"] == name
