@@ -21,7 +21,9 @@ import asyncio
 import functools
 import http.server
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,7 +100,9 @@ def launch(browser: str, profile_dir: str) -> tuple[subprocess.Popen, str]:
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             f"--window-size={WIDTH},{HEIGHT}", f"--user-data-dir={profile_dir}",
             "--remote-debugging-port=0", "about:blank"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own session, so that stop() reaches the renderers and GPU process it starts, not only itself
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     port_file = Path(profile_dir) / "DevToolsActivePort"
     deadline = time.monotonic() + 30
     try:  # whatever stops the wait (timeout, Ctrl-C, a failing clock call), no browser is left running
@@ -108,10 +112,33 @@ def launch(browser: str, profile_dir: str) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
         port = port_file.read_text().splitlines()[0]
     except BaseException:
-        process.kill()
-        process.wait()
+        stop(process)
         raise
     return process, f"http://127.0.0.1:{port}"
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Kill the browser and every process of its session. Killing only the first one left its children
+    writing into the profile folder while it was being removed ("Directory not empty" under load)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # the session is gone already
+        process.kill()
+    process.wait()
+
+
+def remove_profile(profile_dir: str, attempts: int = 50) -> None:
+    """Remove the browser's profile folder; a killed process may still finish a file it was creating, so
+    a removal that finds the folder refilled is tried again (a bounded number of times)."""
+    for _ in range(attempts - 1):
+        try:
+            shutil.rmtree(profile_dir)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile_dir, ignore_errors=True)
 
 
 class DevTools:
@@ -230,15 +257,15 @@ def site_pages(root: Path) -> list[str]:
 
 async def check_site(root: Path, browser: str) -> dict[str, dict]:
     server, base = serve(root)
+    profile_dir = tempfile.mkdtemp(prefix="spectm-site-check-")
     try:
-        with tempfile.TemporaryDirectory(prefix="spectm-site-check-") as profile_dir:
-            process, devtools_http = launch(browser, profile_dir)
-            try:
-                return {page: await probe_page(devtools_http, base + page) for page in site_pages(root)}
-            finally:
-                process.kill()
-                process.wait()
+        process, devtools_http = launch(browser, profile_dir)
+        try:
+            return {page: await probe_page(devtools_http, base + page) for page in site_pages(root)}
+        finally:
+            stop(process)
     finally:
+        remove_profile(profile_dir)
         server.shutdown()
         server.server_close()
 

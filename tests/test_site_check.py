@@ -8,6 +8,7 @@ is skipped with the reason, and ``make check-site`` in CI fails instead, so the 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,53 @@ def test_no_browser_is_left_running_when_the_start_fails(tmp_path, monkeypatch, 
     with pytest.raises(expected):
         site_check.launch(str(browser), str(tmp_path / "profile"))
     assert len(started) == 1 and started[0].poll() is not None  # reaped: not running
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (an orphan may wait for init to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_stopping_the_browser_stops_the_processes_it_started(tmp_path):
+    """Chromium's renderers and GPU process outlived a kill of the browser alone and kept writing into the
+    profile folder while it was removed ("Directory not empty", seen under load)."""
+    child_pid = tmp_path / "child.pid"
+    browser = tmp_path / "fake-chromium"
+    browser.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > '{child_pid}'\nexec sleep 60\n")
+    browser.chmod(0o755)
+    process = site_check.subprocess.Popen([str(browser)], start_new_session=True)
+    for _ in range(200):  # the script writes the pid at once; bounded, no clock
+        if child_pid.exists() and child_pid.read_text().strip():
+            break
+        site_check.time.sleep(0.05)
+    pid = int(child_pid.read_text())
+    assert _running(pid)
+    site_check.stop(process)
+    for _ in range(200):  # SIGKILL is delivered asynchronously
+        if not _running(pid):
+            break
+        site_check.time.sleep(0.05)
+    assert process.poll() is not None and not _running(pid)
+
+
+def test_a_profile_folder_refilled_during_removal_is_removed_on_a_later_try(tmp_path, monkeypatch):
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    real_rmtree, calls = site_check.shutil.rmtree, []
+
+    def rmtree(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) < 3:
+            raise OSError(39, "Directory not empty")
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(site_check.shutil, "rmtree", rmtree)
+    monkeypatch.setattr(site_check.time, "sleep", lambda seconds: None)
+    site_check.remove_profile(str(profile))
+    assert len(calls) == 3 and not profile.exists()
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8">{head}</head>
