@@ -16,6 +16,7 @@ import torch
 
 from spectm import budget
 from spectm.checkpoint import ResumeError, RunInUseError
+from spectm.data import options
 from spectm.data.errors import DataFormatError
 from spectm.datasets import PixelSpectra, load_pixel_table, split_by_date, synthetic_spectra
 from spectm.profiles import PROFILES
@@ -37,13 +38,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     """``spectm pretrain --profile quick --masking targeted --data synthetic --out DIR [--set key=value]``."""
     parser = argparse.ArgumentParser(prog="spectm pretrain", description=TRAIN_DOC.splitlines()[0])
@@ -53,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="run directory (checkpoint.pt, metrics.jsonl)")
     parser.add_argument("--val-fraction", type=_fraction, default=0.2,
                         help="fraction of dates held out, in [0, 1)")
-    parser.add_argument("--synthetic-size", type=_positive_int, default=20000,
+    parser.add_argument("--synthetic-size", type=options.positive, default=20000,
                         help="spectra when --data synthetic")
     parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     parser.add_argument("--allow-long-run", action="store_true",
