@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from spectm.bands import as_wavelengths, gap_mask
+from spectm.bands import as_wavelengths, gap_mask, wavelength_grid
 from spectm.data.errors import DataFormatError, refuse_special_file
 from spectm.model import nan_mean_std
 from spectm.physics import all_indices, simulate_rrs
@@ -180,12 +180,51 @@ def from_pixel_table(table: xr.Dataset, lead_days: int = 8, max_distance_km: flo
     return PixelSpectra(Rrs, table["time"].values, future, table["wavelength"].values, **options)
 
 
+def _numeric_spectra(table: dict, path) -> np.ndarray:
+    try:
+        rrs = np.asarray(table["Rrs"], dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DataFormatError(path, "Rrs", "numbers (Rrs in sr^-1)",
+                              found=f"dtype {np.asarray(table['Rrs']).dtype}") from None
+    if rrs.ndim != 2 or rrs.shape[0] == 0:
+        raise DataFormatError(path, "Rrs", "a (pixel, wavelength) array with at least one pixel",
+                              found=f"shape {rrs.shape}")
+    return rrs
+
+
+def check_pixel_table(table: dict, path) -> None:
+    """Refuse, with one :class:`DataFormatError`, a pixel table pretraining cannot learn from.
+
+    A table whose every value is NaN or infinite trains to a loss of exactly 0 and says nothing, so it is
+    refused too, as are a band count that is not the grid's, times that are not times, one per pixel.
+    """
+    rrs = _numeric_spectra(table, path)
+    wavelengths = table.get("wavelength")
+    grid = "the paper122 grid" if wavelengths is None else "the table's wavelength field"
+    n_bands = wavelength_grid("paper122").size if wavelengths is None else np.asarray(wavelengths).size
+    if rrs.shape[1] != n_bands:
+        raise DataFormatError(path, "Rrs", f"{n_bands} bands, one per wavelength of {grid}",
+                              found=f"{rrs.shape[1]} bands")
+    try:
+        times = np.asarray(table["time"]).astype("datetime64[s]")
+    except (TypeError, ValueError) as error:
+        raise DataFormatError(path, "time", "acquisition times (datetime64 or ISO text)",
+                              found=str(error)) from None
+    if times.shape != rrs.shape[:1]:
+        raise DataFormatError(path, "time", f"one time per pixel ({rrs.shape[0]})",
+                              found=f"shape {times.shape}")
+    future = table.get("future")
+    if future is not None and np.shape(future) != rrs.shape:
+        raise DataFormatError(path, "future", f"Rrs's shape {rrs.shape}", found=f"shape {np.shape(future)}")
+    if not np.isfinite(rrs).any():
+        raise DataFormatError(path, "Rrs", "at least one finite value",
+                              found=f"only NaN or infinity in {rrs.shape[0]} pixels")
+
+
 def load_pixel_table(path) -> dict[str, np.ndarray]:
     """A pixel table from ``.npz`` or netCDF: ``Rrs`` (pixel, wavelength), ``time`` (pixel), optional
     ``future`` (pixel, wavelength) and ``wavelength`` (nm). Missing fields are named in the error. Files
     written before the field was spelled ``Rrs`` (``rrs``) are read too."""
-    from spectm.data.pixels import check_pixel_table
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"pixel table {path} does not exist (expected .npz or .nc with Rrs and time)")
@@ -199,8 +238,8 @@ def load_pixel_table(path) -> dict[str, np.ndarray]:
                 if "Rrs" in ds and "future" not in ds and {"latitude", "longitude"} <= set(ds.variables):
                     # a pixel table of spectm.data.pixels: the 8-day pairs are found here
                     spectra = from_pixel_table(ds.load())
-                    table = {"Rrs": spectra.values.numpy(), "time": spectra.time, "future": spectra.future.numpy(),
-                             "wavelength": spectra.wavelengths}
+                    table = {"Rrs": spectra.values.numpy(), "time": spectra.time,
+                             "future": spectra.future.numpy(), "wavelength": spectra.wavelengths}
                 else:
                     table = {name: ds[name].values for name in ("Rrs", "rrs", "time", "future") if name in ds}
                     if "wavelength" in ds.coords:
@@ -215,6 +254,7 @@ def load_pixel_table(path) -> dict[str, np.ndarray]:
         table["Rrs"] = table.pop("rrs")
     for field in ("Rrs", "time"):
         if field not in table:
-            raise DataFormatError(path, field, "Rrs and time fields", found=f"{field!r} missing (has {', '.join(table)})")
+            raise DataFormatError(path, field, "Rrs and time fields",
+                                  found=f"{field!r} missing (has {', '.join(table)})")
     check_pixel_table(table, path)
     return table
